@@ -1,0 +1,175 @@
+"""Settings: one typed object, read from env ``WATCHKEEPER_*``, then ``watchkeeper.toml``, then defaults.
+
+The TOML file is looked up as ``$WATCHKEEPER_CONFIG`` or ``./watchkeeper.toml``. Every field has
+help text, shown by ``watchkeeper config show`` beside its effective value and where the value
+came from; secrets are masked there and in every log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from watchkeeper.errors import ConfigError
+
+ENV_PREFIX = "WATCHKEEPER_"
+CONFIG_FILE_ENV = "WATCHKEEPER_CONFIG"
+DEFAULT_CONFIG_FILE = "watchkeeper.toml"
+
+
+def config_file_path() -> Path:
+    """The TOML file settings are read from (it need not exist)."""
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to start. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    data_dir: Path = Field(
+        Path("watchkeeper-data"),
+        description="Directory holding the SQLite database, node keys and the evidence vault.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; default: SQLite file in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user:password@host:5432/name",
+    )
+    host: str = Field("127.0.0.1", description="Address `watchkeeper serve` listens on.")
+    port: int = Field(8470, ge=1, le=65535, description="TCP port `watchkeeper serve` uses.")
+    public_url: str | None = Field(
+        None, description="URL partners use to reach this node (default: http://host:port)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severity written to the log."
+    )
+    token_default_expiry_days: int = Field(
+        90, ge=1, le=3650, description="Lifetime of a new API token unless --expires is given."
+    )
+    session_hours: int = Field(
+        12, ge=1, le=168, description="Lifetime of a UI login session, in hours."
+    )
+    cookie_secure: bool = Field(
+        False, description="Mark the UI session cookie Secure (set true behind HTTPS)."
+    )
+    bus_max_attempts: int = Field(
+        5, ge=1, le=100, description="Deliveries of one event to a failing subscriber "
+        "before it is dead-lettered."
+    )
+    bus_backoff_seconds: float = Field(
+        1.0, ge=0.0, le=3600.0, description="First retry delay; doubles on each failure."
+    )
+    bus_poll_seconds: float = Field(
+        0.5, gt=0.0, le=60.0, description="How often the in-process dispatcher looks for events."
+    )
+    nats_url: str | None = Field(
+        None, description="NATS JetStream URL; when set, serve relays the event log to it."
+    )
+    nats_stream: str = Field(
+        "WATCHKEEPER_EVENTS", description="JetStream stream that receives the event log."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if not raw.startswith(("sqlite", "postgresql")):
+            raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one or SQLite in the data dir."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'watchkeeper.db').as_posix()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """The base URL of this node as partners should see it."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into a ``ConfigError`` that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        env_name = ENV_PREFIX + name.upper()
+        raise ConfigError(
+            f"invalid setting {name} ({env_name}): {first['msg']}",
+            setting=name,
+            expected=first["msg"],
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"cannot read {config_file_path()}: {exc}", file=str(config_file_path())
+        ) from None
+
+
+def describe_settings(settings: Settings) -> list[dict[str, Any]]:
+    """Each setting with its effective value (secrets masked), source and help text."""
+    toml_values: dict[str, Any] = {}
+    path = config_file_path()
+    if path.is_file():
+        with path.open("rb") as handle:
+            toml_values = tomllib.load(handle)
+    rows = []
+    for name, field in Settings.model_fields.items():
+        env_name = ENV_PREFIX + name.upper()
+        if any(key.upper() == env_name for key in os.environ):
+            source = f"env {env_name}"
+        elif name in toml_values:
+            source = str(path)
+        else:
+            source = "default"
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown: Any = mask_url(value.get_secret_value())
+        elif isinstance(value, Path):
+            shown = str(value)
+        else:
+            shown = value
+        rows.append(
+            {"name": name, "value": shown, "source": source, "help": field.description or ""}
+        )
+    return rows
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL (``user:***@host``) so it can be printed or logged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, has_password, _ = creds.partition(":")
+    return f"{scheme}://{user}:***@{host}" if has_password else url

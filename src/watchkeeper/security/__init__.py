@@ -1,0 +1,101 @@
+"""Accounts, roles, tokens, UI sessions, the audit ledger, node keys and the peer registry."""
+
+from watchkeeper.security.accounts import (
+    add_user,
+    check_password,
+    get_user,
+    list_users,
+    set_password,
+    set_roles,
+)
+from watchkeeper.security.actions import record_change
+from watchkeeper.security.audit import (
+    Verification,
+    entry_document,
+    list_entries,
+    record,
+    verify,
+)
+from watchkeeper.security.keys import (
+    NodeIdentity,
+    init_keys,
+    keys_dir,
+    load_identity,
+    load_signing_key,
+)
+from watchkeeper.security.models import (
+    ApiToken,
+    AuditEntry,
+    AuditHead,
+    Peer,
+    UiSession,
+    User,
+    UserRole,
+)
+from watchkeeper.security.peers import (
+    add_peer,
+    get_peer,
+    list_peers,
+    peer_account,
+    peer_document,
+    peer_from_document,
+    remove_peer,
+)
+from watchkeeper.security.roles import ROLES, Principal, check_roles, cli_principal
+from watchkeeper.security.sessions import UiLogin, close_session, open_session, resolve_session
+from watchkeeper.security.tokens import (
+    IssuedToken,
+    authenticate,
+    create_token,
+    list_tokens,
+    parse_duration,
+    revoke_token,
+)
+
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "IssuedToken",
+    "NodeIdentity",
+    "Peer",
+    "Principal",
+    "UiLogin",
+    "UiSession",
+    "User",
+    "UserRole",
+    "Verification",
+    "add_peer",
+    "add_user",
+    "authenticate",
+    "check_password",
+    "check_roles",
+    "cli_principal",
+    "close_session",
+    "create_token",
+    "entry_document",
+    "get_peer",
+    "get_user",
+    "init_keys",
+    "keys_dir",
+    "list_entries",
+    "list_peers",
+    "list_tokens",
+    "list_users",
+    "load_identity",
+    "load_signing_key",
+    "open_session",
+    "parse_duration",
+    "peer_account",
+    "peer_document",
+    "peer_from_document",
+    "record",
+    "record_change",
+    "remove_peer",
+    "resolve_session",
+    "revoke_token",
+    "set_password",
+    "set_roles",
+    "verify",
+]

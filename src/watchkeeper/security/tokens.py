@@ -1,0 +1,130 @@
+"""API tokens: random bearer secrets, stored as SHA-256, shown once, with expiry and revocation.
+
+A token reads ``wk_<id>_<secret>``: the id is public (listed, revoked, audited), the secret has
+256 bits of randomness, so a plain SHA-256 is enough to store it (no slow hash needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watchkeeper.core import Clock
+from watchkeeper.errors import InvalidInput, NotFound, Unauthenticated
+from watchkeeper.security.accounts import get_user
+from watchkeeper.security.actions import record_change
+from watchkeeper.security.models import ApiToken, User
+from watchkeeper.security.roles import Principal
+
+TOKEN_PATTERN = re.compile(r"^wk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+DURATION_PATTERN = re.compile(r"^(\d+)([hdwy])$")
+_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "y": 365}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``2w``, ``1y`` as a timedelta; anything else is ``InvalidInput``."""
+    match = DURATION_PATTERN.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise InvalidInput(
+            f"invalid duration {text!r}: expected a number and h, d, w or y, e.g. 30d",
+            field="expires",
+        )
+    return timedelta(days=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def hash_token(secret: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: ``secret`` exists only here and is never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def create_token(
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    user_name: str,
+    expires_in: timedelta,
+    label: str = "",
+) -> IssuedToken:
+    """Issue a token for ``user_name`` valid for ``expires_in``."""
+    user = get_user(session, user_name)
+    token_id = secrets.token_hex(6)
+    secret = f"wk_{token_id}_{secrets.token_urlsafe(32)}"
+    now = clock.now()
+    token = ApiToken(
+        id=token_id,
+        user_id=user.id,
+        token_hash=hash_token(secret),
+        label=label,
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+    session.add(token)
+    session.flush()
+    record_change(
+        session,
+        clock=clock,
+        actor=actor,
+        action="token.create",
+        subject=f"token:{token_id}",
+        detail={"user": user.name, "expires_at": token.expires_at.isoformat(), "label": label},
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+def revoke_token(session: Session, *, clock: Clock, actor: str, token_id: str) -> ApiToken:
+    """Revoke a token by id; revoking twice is refused so the ledger stays truthful."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token with id {token_id!r}", token=token_id)
+    if token.revoked_at is not None:
+        raise InvalidInput(f"token {token_id} is already revoked", token=token_id)
+    token.revoked_at = clock.now()
+    record_change(
+        session, clock=clock, actor=actor, action="token.revoke", subject=f"token:{token_id}"
+    )
+    return token
+
+
+def list_tokens(session: Session, *, user_name: str | None = None) -> list[tuple[ApiToken, str]]:
+    """Tokens with their user's name, newest first."""
+    query = select(ApiToken, User.name).join(User).order_by(ApiToken.created_at.desc())
+    if user_name:
+        query = query.where(User.name == user_name)
+    return [(token, name) for token, name in session.execute(query).tuples()]
+
+
+def authenticate(session: Session, *, secret: str, clock: Clock) -> Principal:
+    """The principal a bearer secret stands for, or ``Unauthenticated`` with the reason."""
+    match = TOKEN_PATTERN.match(secret)
+    if not match:
+        raise Unauthenticated("malformed token", reason="malformed")
+    row = session.execute(
+        select(ApiToken, User).join(User).where(ApiToken.token_hash == hash_token(secret))
+    ).first()
+    if row is None:
+        raise Unauthenticated("unknown token", reason="unknown", token=match.group(1))
+    token, user = row.tuple()
+    if token.revoked_at is not None:
+        raise Unauthenticated("token revoked", reason="revoked", token=token.id)
+    if token.expires_at <= clock.now():
+        raise Unauthenticated("token expired", reason="expired", token=token.id)
+    if user.disabled:
+        raise Unauthenticated("account disabled", reason="disabled", token=token.id)
+    return Principal(
+        name=user.name, roles=frozenset(user.role_names), user_id=user.id, token_id=token.id
+    )

@@ -1,0 +1,16 @@
+"""Storage: the database, its sessions, locks and migrations (SQLite by default, PostgreSQL at scale)."""
+
+from watchkeeper.store.base import JSONValue, Base, UTCDateTime
+from watchkeeper.store.database import Database
+from watchkeeper.store.locks import serialize
+from watchkeeper.store.migrate import current_revision, upgrade
+
+__all__ = [
+    "Base",
+    "Database",
+    "JSONValue",
+    "UTCDateTime",
+    "current_revision",
+    "serialize",
+    "upgrade",
+]
