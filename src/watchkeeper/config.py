@@ -1,4 +1,4 @@
-"""Settings: one typed object, read from env ``WATCHKEEPER_*``, then ``watchkeeper.toml``, then defaults.
+"""Settings: one typed object from env ``WATCHKEEPER_*``, then ``watchkeeper.toml``, then defaults.
 
 The TOML file is looked up as ``$WATCHKEEPER_CONFIG`` or ``./watchkeeper.toml``. Every field has
 help text, shown by ``watchkeeper config show`` beside its effective value and where the value
@@ -66,8 +66,10 @@ class Settings(BaseSettings):
         False, description="Mark the UI session cookie Secure (set true behind HTTPS)."
     )
     bus_max_attempts: int = Field(
-        5, ge=1, le=100, description="Deliveries of one event to a failing subscriber "
-        "before it is dead-lettered."
+        5,
+        ge=1,
+        le=100,
+        description="Deliveries of one event to a failing subscriber before it is dead-lettered.",
     )
     bus_backoff_seconds: float = Field(
         1.0, ge=0.0, le=3600.0, description="First retry delay; doubles on each failure."
@@ -118,7 +120,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning a validation failure into a ``ConfigError`` that names the setting."""
+    """Build settings; a validation failure becomes a ``ConfigError`` naming the setting."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:

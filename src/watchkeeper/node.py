@@ -11,7 +11,7 @@ from pathlib import Path
 from watchkeeper.bus import STATS_SUBSCRIBER, Dispatcher, count_event
 from watchkeeper.config import Settings
 from watchkeeper.core import Clock, SystemClock
-from watchkeeper.security import NodeIdentity, load_identity
+from watchkeeper.security import NodeIdentity, init_keys, load_identity, record
 from watchkeeper.store import Database, upgrade
 
 
@@ -46,6 +46,24 @@ class Node:
     def identity(self) -> NodeIdentity:
         """The node's public identity (``NotFound`` before ``node init``)."""
         return load_identity(self.data_dir)
+
+    def init_identity(
+        self, *, actor: str, code: str, name: str, country: str, force: bool = False
+    ) -> NodeIdentity:
+        """Create the node's keys (refusing to overwrite unless ``force``) and audit it."""
+        identity = init_keys(
+            self.data_dir, code=code, name=name, country=country, clock=self.clock, force=force
+        )
+        with self.database.transaction() as session:
+            record(
+                session,
+                clock=self.clock,
+                actor=actor,
+                action="node.init",
+                subject=f"node:{code}",
+                detail={"fingerprint": identity.fingerprint, "replaced": force},
+            )
+        return identity
 
     def close(self) -> None:
         """Release database connections."""

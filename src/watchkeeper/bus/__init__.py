@@ -9,7 +9,7 @@ from watchkeeper.bus.dispatcher import (
     request_replay,
 )
 from watchkeeper.bus.models import DeadLetter, Event, EventCount, SubscriberCursor
-from watchkeeper.bus.outbox import emit, event_document, last_seq, read_events
+from watchkeeper.bus.outbox import emit, event_document, last_seq, newest_events, read_events
 from watchkeeper.bus.relay import ensure_stream, relay_once
 from watchkeeper.bus.stats import STATS_SUBSCRIBER, count_event, event_counts
 
@@ -30,6 +30,7 @@ __all__ = [
     "event_document",
     "last_seq",
     "list_dead_letters",
+    "newest_events",
     "read_events",
     "relay_once",
     "request_replay",

@@ -139,7 +139,10 @@ class Dispatcher:
                 cursor.next_attempt_at = self._clock.now() + timedelta(seconds=delay)
                 log.warning(
                     "subscriber %s failed on event %s (attempt %s): %s",
-                    name, event.seq, cursor.attempts, error,
+                    name,
+                    event.seq,
+                    cursor.attempts,
+                    error,
                 )
                 return False
             session.add(

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from watchkeeper.bus.models import Event
 from watchkeeper.core import Clock, SystemClock, new_id
@@ -56,12 +57,26 @@ def read_events(
     """Events with ``seq > after`` in order; ``types`` may end in ``*`` as a prefix match."""
     query = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
     if types:
-        exact = [t for t in types if not t.endswith("*")]
-        prefixes = [t[:-1] for t in types if t.endswith("*")]
-        conditions = [Event.type.in_(exact)] if exact else []
-        conditions += [Event.type.startswith(prefix) for prefix in prefixes]
-        query = query.where(or_(*conditions))
+        query = query.where(_type_filter(types))
     return list(session.scalars(query))
+
+
+def _type_filter(types: Sequence[str]) -> ColumnElement[bool]:
+    exact = [t for t in types if not t.endswith("*")]
+    prefixes = [t[:-1] for t in types if t.endswith("*")]
+    conditions: list[ColumnElement[bool]] = [Event.type.in_(exact)] if exact else []
+    conditions += [Event.type.startswith(prefix) for prefix in prefixes]
+    return or_(*conditions)
+
+
+def newest_events(
+    session: Session, *, types: Sequence[str] | None = None, limit: int = 50
+) -> list[Event]:
+    """The ``limit`` newest events, oldest first."""
+    query = select(Event).order_by(Event.seq.desc()).limit(limit)
+    if types:
+        query = query.where(_type_filter(types))
+    return list(reversed(list(session.scalars(query))))
 
 
 def last_seq(session: Session) -> int:

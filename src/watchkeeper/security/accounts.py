@@ -77,15 +77,11 @@ def add_user(
     return user
 
 
-def set_password(
-    session: Session, *, clock: Clock, actor: str, name: str, password: str
-) -> None:
+def set_password(session: Session, *, clock: Clock, actor: str, name: str, password: str) -> None:
     """Set or replace the UI password of ``name``."""
     user = get_user(session, name)
     user.password_hash = _hash_password(password)
-    record_change(
-        session, clock=clock, actor=actor, action="user.password", subject=f"user:{name}"
-    )
+    record_change(session, clock=clock, actor=actor, action="user.password", subject=f"user:{name}")
 
 
 def set_roles(
@@ -96,7 +92,11 @@ def set_roles(
     user = get_user(session, name)
     user.roles = [UserRole(role=role) for role in valid]
     record_change(
-        session, clock=clock, actor=actor, action="user.roles", subject=f"user:{name}",
+        session,
+        clock=clock,
+        actor=actor,
+        action="user.roles",
+        subject=f"user:{name}",
         detail={"roles": valid},
     )
     return user

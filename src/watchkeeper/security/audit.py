@@ -119,7 +119,9 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
     while True:
         rows = list(
             session.scalars(
-                select(AuditEntry).where(AuditEntry.seq > last_seen).order_by(AuditEntry.seq)
+                select(AuditEntry)
+                .where(AuditEntry.seq > last_seen)
+                .order_by(AuditEntry.seq)
                 .limit(batch)
             )
         )
@@ -128,12 +130,16 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
         for row in rows:
             if row.seq != expected_seq:
                 return Verification(
-                    False, checked, expected_seq,
+                    False,
+                    checked,
+                    expected_seq,
                     f"entry {expected_seq} is missing (next present is {row.seq})",
                 )
             if row.prev_hash != prev_hash:
                 return Verification(
-                    False, checked, row.seq,
+                    False,
+                    checked,
+                    row.seq,
                     f"entry {row.seq} does not follow entry {row.seq - 1} "
                     "(previous hash differs: inserted, deleted or reordered)",
                 )
@@ -158,7 +164,9 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
         return Verification(False, checked, checked, "ledger head is missing")
     if head is not None and (head.seq != checked or head.hash != prev_hash):
         return Verification(
-            False, checked, checked + 1 if head.seq > checked else head.seq,
+            False,
+            checked,
+            checked + 1 if head.seq > checked else head.seq,
             f"ledger ends at entry {checked} but its head records entry {head.seq} "
             "(entries cut from the end, or head altered)",
         )

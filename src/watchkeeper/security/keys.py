@@ -97,9 +97,7 @@ def fingerprint(signing_public_key: str) -> str:
 
 
 def _raw_public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
 
@@ -150,9 +148,7 @@ def init_keys(
         fingerprint=fingerprint(signing_public),
         created_at=clock.now().isoformat(),
     )
-    (folder / IDENTITY_FILE).write_bytes(
-        orjson.dumps(asdict(identity), option=orjson.OPT_INDENT_2)
-    )
+    (folder / IDENTITY_FILE).write_bytes(orjson.dumps(asdict(identity), option=orjson.OPT_INDENT_2))
     return identity
 
 

@@ -1,6 +1,6 @@
-"""Storage: the database, its sessions, locks and migrations (SQLite by default, PostgreSQL at scale)."""
+"""Storage: database, sessions, locks and migrations (SQLite by default, PostgreSQL at scale)."""
 
-from watchkeeper.store.base import JSONValue, Base, UTCDateTime
+from watchkeeper.store.base import Base, JSONValue, UTCDateTime
 from watchkeeper.store.database import Database
 from watchkeeper.store.locks import serialize
 from watchkeeper.store.migrate import current_revision, upgrade

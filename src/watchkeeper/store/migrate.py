@@ -1,4 +1,4 @@
-"""Running the Alembic migrations of the node from code (``watchkeeper db upgrade``, serve, demo)."""
+"""Running the Alembic migrations from code (``watchkeeper db upgrade``, serve, demo)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,48 @@
+"""Printing for the CLI: data to stdout (a table, or one JSON document with ``--json``),
+messages to stderr, so scripts can pipe the data and people still see what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    print(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode())
+
+
+def message(text: str) -> None:
+    """A message for the person at the terminal (stderr)."""
+    err.print(text, highlight=False)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str = "") -> None:
+    """Rows as a table on stdout (or a note on stderr when there are none)."""
+    if not rows:
+        message(f"no {title or 'rows'}")
+        return
+    table = Table(title=title or None, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(column)) for column in columns))
+    out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)

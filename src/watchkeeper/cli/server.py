@@ -1,0 +1,83 @@
+"""``serve`` and ``demo`` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from watchkeeper.cli.context import CliContext, pass_cli
+from watchkeeper.cli.output import message, print_table
+from watchkeeper.demo import DEMO_DIR, build_demo, check_demo
+from watchkeeper.node import Node
+from watchkeeper.web import create_app
+
+
+def run_server(node: Node, *, host: str, port: int) -> None:
+    """Serve API, UI and workers until SIGINT/SIGTERM, then stop gracefully."""
+    app = create_app(node=node, workers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=node.settings.log_level,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: setting host).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="TCP port.")
+@pass_cli
+def serve(cli: CliContext, host: str | None, port: int | None) -> None:
+    """Run the API, the UI and the workers (migrates the database first)."""
+    node = cli.node()
+    host = host or node.settings.host
+    port = port or node.settings.port
+    message(f"serving on http://{host}:{port} (database {node.database.masked_url})")
+    run_server(node, host=host, port=port)
+
+
+@click.command()
+@click.option(
+    "--check", is_flag=True, help="Run the scripted demo without serving; exit 1 if any step fails."
+)
+@click.option(
+    "--dir",
+    "directory",
+    default=str(DEMO_DIR),
+    type=click.Path(path_type=Path),
+    help="Where the demo node lives.",
+)
+@click.option("--port", default=8470, type=click.IntRange(1, 65535), help="TCP port to serve.")
+def demo(check: bool, directory: Path, port: int) -> None:
+    """Build the demo node (re-runnable), then serve it and print the URL and login."""
+    result = build_demo(directory=directory, port=port)
+    try:
+        if check and result.ok:
+            check_demo(result)
+        print_table(
+            [
+                {"step": s.name, "ok": "ok" if s.ok else "FAILED", "detail": s.detail}
+                for s in result.steps
+            ],
+            ["step", "ok", "detail"],
+            title=f"demo node in {directory}",
+        )
+        if not result.ok:
+            failed = [s.name for s in result.steps if not s.ok]
+            message(f"demo FAILED at: {', '.join(failed)}")
+            raise SystemExit(1)
+        if check:
+            message(f"demo check passed: {len(result.steps)} steps")
+            return
+        url = f"http://127.0.0.1:{port}/"
+        message(
+            f"\nWatchkeeper demo at {url}\n  UI login: admin / {result.admin_password}\n"
+            f"  API token (admin): {result.token}\nPress Ctrl+C to stop."
+        )
+        run_server(result.node, host="127.0.0.1", port=port)
+    finally:
+        result.node.close()

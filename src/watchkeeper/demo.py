@@ -1,0 +1,268 @@
+"""The demo node: a scripted walk through the node's capabilities on demo data of our own.
+
+``watchkeeper demo`` builds (or rebuilds) the node in ``./watchkeeper-demo`` and serves it;
+``watchkeeper demo --check`` runs the same script, then probes a real server on a free loopback
+port over HTTP (API, refusals, UI login), and reports every step. Later areas add their steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from watchkeeper.config import load_settings
+from watchkeeper.errors import NotFound, WatchkeeperError
+from watchkeeper.node import Node
+from watchkeeper.security import (
+    add_peer,
+    add_user,
+    create_token,
+    get_user,
+    list_peers,
+    parse_duration,
+    set_password,
+    verify,
+)
+from watchkeeper.web import create_app
+
+DEMO_DIR = Path("watchkeeper-demo")
+DEMO_CODE, DEMO_NAME, DEMO_COUNTRY = "ZZ-CERT", "Demo National CERT", "ZZ"
+PARTNER_CODE, PARTNER_NAME, PARTNER_COUNTRY = "YY-CERT", "Demo Partner CERT", "YY"
+ADMIN = "admin"
+ACTOR = "demo:script"
+STAFF = (
+    ("amira", "Amira Analyst", ("analyst",)),
+    ("duty", "Duty Officer", ("poc-officer", "responder")),
+    ("ledger", "Internal Auditor", ("auditor",)),
+)
+
+
+@dataclass
+class Step:
+    """One step of the demo and how it went."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Demo:
+    """The demo node and what a person needs to log in."""
+
+    node: Node
+    admin_password: str = ""
+    token: str = ""
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every step worked."""
+        return all(step.ok for step in self.steps)
+
+    def run(self, name: str, action: Callable[[], str]) -> None:
+        """Run a step, recording its outcome; a failure does not stop the script."""
+        try:
+            self.steps.append(Step(name, True, action()))
+        except (WatchkeeperError, AssertionError, httpx.HTTPError) as exc:
+            self.steps.append(Step(name, False, str(exc) or type(exc).__name__))
+
+
+def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def build_demo(*, directory: Path = DEMO_DIR, port: int = 8470) -> Demo:
+    """Create or refresh the demo node in ``directory`` with its demo data."""
+    settings = load_settings(data_dir=directory, database_url=None, port=port)
+    demo = Demo(node=Node(settings))
+    node = demo.node
+
+    def migrate() -> str:
+        node.start()
+        return node.database.masked_url
+
+    def identity() -> str:
+        try:
+            found = node.identity()
+        except NotFound:
+            found = node.init_identity(
+                actor=ACTOR, code=DEMO_CODE, name=DEMO_NAME, country=DEMO_COUNTRY
+            )
+        return f"{found.code}, fingerprint {found.fingerprint[:16]}…"
+
+    def admin() -> str:
+        demo.admin_password = secrets.token_urlsafe(12)
+        with node.database.transaction() as session:
+            try:
+                get_user(session, ADMIN)
+                set_password(
+                    session, clock=node.clock, actor=ACTOR, name=ADMIN, password=demo.admin_password
+                )
+                return "existing admin, new password"
+            except NotFound:
+                add_user(
+                    session,
+                    clock=node.clock,
+                    actor=ACTOR,
+                    name=ADMIN,
+                    roles=["admin"],
+                    display_name="Demo administrator",
+                    password=demo.admin_password,
+                )
+                return "admin created"
+
+    def staff() -> str:
+        added = []
+        with node.database.transaction() as session:
+            for name, display, roles in STAFF:
+                try:
+                    get_user(session, name)
+                except NotFound:
+                    add_user(
+                        session,
+                        clock=node.clock,
+                        actor=ACTOR,
+                        name=name,
+                        roles=roles,
+                        display_name=display,
+                    )
+                    added.append(name)
+        return f"{len(STAFF)} staff accounts ({len(added)} new)"
+
+    def partner() -> str:
+        with node.database.transaction() as session:
+            if not any(p.code == PARTNER_CODE for p in list_peers(session)):
+                add_peer(
+                    session,
+                    clock=node.clock,
+                    actor=ACTOR,
+                    code=PARTNER_CODE,
+                    url="https://partner.invalid",
+                    country=PARTNER_COUNTRY,
+                    name=PARTNER_NAME,
+                    public_key=_public(Ed25519PrivateKey.generate()),
+                    encryption_key=_public(X25519PrivateKey.generate()),
+                )
+        return f"partner {PARTNER_CODE} registered"
+
+    def token() -> str:
+        with node.database.transaction() as session:
+            issued = create_token(
+                session,
+                clock=node.clock,
+                actor=ACTOR,
+                user_name=ADMIN,
+                expires_in=parse_duration("7d"),
+                label="demo",
+            )
+        demo.token = issued.secret
+        return f"token {issued.token.id} for {ADMIN}, 7 days"
+
+    def deliver() -> str:
+        report = node.dispatcher.run_once()
+        assert report.failed == 0, f"{report.failed} deliveries failed"
+        return f"{report.delivered} events delivered to subscribers"
+
+    demo.run("database migrated", migrate)
+    if not demo.ok:
+        return demo
+    for name, action in (
+        ("node identity", identity),
+        ("admin account", admin),
+        ("staff accounts", staff),
+        ("partner node", partner),
+        ("API token", token),
+        ("events delivered", deliver),
+        ("audit ledger intact", lambda: _verified(node)),
+    ):
+        demo.run(name, action)
+    return demo
+
+
+def _verified(node: Node) -> str:
+    with node.database.reader() as session:
+        result = verify(session)
+    assert result.ok, f"broken at entry {result.bad_seq}: {result.reason}"
+    return f"{result.checked} entries verified"
+
+
+def free_port() -> socket.socket:
+    """A listening loopback socket on a free port, to hand to uvicorn."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def check_demo(demo: Demo) -> None:
+    """Serve the demo node on a free port and probe it over real HTTP."""
+    node = demo.node
+    app = create_app(node=node, workers=True)
+    sock = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            demo.run("health", lambda: _expect(client.get("/healthz"), 200))
+            demo.run("API with token", lambda: _whoami(client, demo.token))
+            demo.run("API refuses bad token", lambda: _refused(client))
+            demo.run("UI login", lambda: _ui_login(client, demo.admin_password))
+        demo.run("audit ledger intact after use", lambda: _verified(node))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _expect(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url.path}: "
+        f"HTTP {response.status_code}, expected {status}"
+    )
+    return f"{response.request.method} {response.request.url.path} → {status}"
+
+
+def _whoami(client: httpx.Client, token: str) -> str:
+    response = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    _expect(response, 200)
+    assert response.json()["name"] == ADMIN, "whoami names someone else"
+    return "GET /api/v1/whoami → 200 as admin"
+
+
+def _refused(client: httpx.Client) -> str:
+    response = client.get(
+        "/api/v1/whoami", headers={"Authorization": "Bearer wk_000000000000_" + "x" * 43}
+    )
+    _expect(response, 401)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return "401 problem+json, denial audited"
+
+
+def _ui_login(client: httpx.Client, password: str) -> str:
+    form = client.get("/ui/login")
+    _expect(form, 200)
+    csrf = form.cookies["wk_login_csrf"]
+    response = client.post("/ui/login", data={"name": ADMIN, "password": password, "csrf": csrf})
+    _expect(response, 303)
+    _expect(client.get("/ui/"), 200)
+    return "login form, session cookie, overview page"

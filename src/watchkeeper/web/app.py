@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the FastAPI application of one node (API, UI, health)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from watchkeeper import __version__
+from watchkeeper.config import Settings
+from watchkeeper.node import Node
+from watchkeeper.web.api import router as api_router
+from watchkeeper.web.problems import install_problem_handlers
+from watchkeeper.web.ui import router as ui_router
+from watchkeeper.workers import run_workers
+
+STATIC = Path(__file__).parent / "ui" / "static"
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'"),
+]
+
+
+class SecurityHeaders:
+    """Adds the usual hardening headers to every response (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: Settings | None = None, *, node: Node | None = None, workers: bool = False
+) -> FastAPI:
+    """Build the app; with ``workers`` the event dispatcher (and NATS relay) run beside it."""
+    if node is None:
+        if settings is None:
+            raise ValueError("create_app needs settings or a node")
+        node = Node(settings).start()
+    owned = node
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_workers(owned, stop)) if workers else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+
+    app = FastAPI(
+        title="Watchkeeper",
+        version=__version__,
+        summary="Operations platform of a national cyber agency",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability; the only route without authentication."""
+        owned.database.check()
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=303)
+
+    app.include_router(api_router)
+    app.include_router(ui_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app

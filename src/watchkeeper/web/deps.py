@@ -1,0 +1,97 @@
+"""Request dependencies: the node, and the authenticated, role-checked principal.
+
+Every failed authentication or role check is written to the audit ledger in a transaction of
+its own (the request itself does not commit), with the reason, path and client address, never
+the secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from watchkeeper.errors import AuthError, Forbidden, Unauthenticated
+from watchkeeper.node import Node
+from watchkeeper.security import Principal, authenticate, record
+
+
+def get_node(request: Request) -> Node:
+    """The node the app was built with."""
+    node: Node = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def audit_denied(node: Node, request: Request, exc: AuthError, *, actor: str) -> None:
+    """Record a refused request in the ledger."""
+    detail: dict[str, Any] = {
+        "reason": str(exc.fields.get("reason", exc.code)),
+        "method": request.method,
+        "path": request.url.path,
+        "client": request.client.host if request.client else None,
+    }
+    token = exc.fields.get("token")
+    with node.database.transaction() as session:
+        record(
+            session,
+            clock=node.clock,
+            actor=actor,
+            action="auth.token" if isinstance(exc, Unauthenticated) else "auth.role",
+            subject=f"token:{token}" if token else None,
+            outcome="denied",
+            detail=detail,
+        )
+
+
+def bearer_principal(request: Request, node: NodeDep) -> Principal:
+    """The principal of the request's bearer token; 401 (audited) when absent or invalid."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthenticated(
+                "missing bearer token (Authorization: Bearer wk_...)", reason="missing"
+            )
+        with node.database.reader() as session:
+            return authenticate(session, secret=secret.strip(), clock=node.clock)
+    except Unauthenticated as exc:
+        audit_denied(node, request, exc, actor="anonymous")
+        raise
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency that admits principals holding one of ``roles`` (403, audited, otherwise)."""
+
+    def dependency(
+        request: Request,
+        node: NodeDep,
+        principal: Annotated[Principal, Depends(bearer_principal)],
+    ) -> Principal:
+        try:
+            principal.require(*roles)
+        except Forbidden as exc:
+            audit_denied(node, request, exc, actor=principal.actor)
+            raise
+        return principal
+
+    return dependency
+
+
+ALL_STAFF = (
+    "admin",
+    "analyst",
+    "responder",
+    "evidence-officer",
+    "poc-officer",
+    "central-authority",
+    "legal-reviewer",
+    "auditor",
+)
+AnyStaff = Annotated[Principal, Depends(require(*ALL_STAFF))]
+AnyPrincipal = Annotated[Principal, Depends(require(*ALL_STAFF, "partner-node"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Auditor = Annotated[Principal, Depends(require("admin", "auditor"))]

@@ -1,0 +1,38 @@
+"""The areas of a node as the UI shows them: navigation entries and what each is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Area:
+    """One navigation entry."""
+
+    slug: str
+    title: str
+    purpose: str
+    available: bool = False
+
+
+AREAS: tuple[Area, ...] = (
+    Area(
+        "intel",
+        "Intelligence",
+        "Collect, clean, score and correlate indicators; STIX 2.1 and MISP.",
+    ),
+    Area("detect", "Detection", "Match national telemetry against intelligence and Sigma rules."),
+    Area("respond", "Response", "Alerts become cases; playbooks act; people approve."),
+    Area("evidence", "Evidence", "Hash on arrival, write-once vault, signed chain of custody."),
+    Area(
+        "cooperation",
+        "Cooperation",
+        "24/7 point of contact and central authority: preservation, disclosure, "
+        "mutual legal assistance and extradition requests.",
+    ),
+    Area("federation", "Federation", "Share with partner nodes over TAXII 2.1 and MISP feeds."),
+    Area("analytics", "Analytics", "Trace criminal networks across cases and borders."),
+    Area("governance", "Governance", "Security performance indicators and the risk register."),
+    Area("exercise", "Exercises", "Cyber-range scenarios replayed through the real node."),
+)
+AREAS_BY_SLUG = {area.slug: area for area in AREAS}

@@ -1,0 +1,333 @@
+"""UI pages. Plain HTML forms, no JavaScript needed; every form carries a CSRF token.
+
+Login uses a double-submit cookie for its CSRF token (there is no session yet); afterwards the
+token is the one stored with the session. The session cookie is HttpOnly and SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from watchkeeper import __version__
+from watchkeeper.bus import event_counts, event_document, read_events
+from watchkeeper.errors import Forbidden, NotFound, Unauthenticated, WatchkeeperError
+from watchkeeper.node import Node
+from watchkeeper.security import (
+    UiLogin,
+    add_user,
+    check_password,
+    close_session,
+    entry_document,
+    list_entries,
+    list_peers,
+    list_users,
+    open_session,
+    peer_document,
+    record,
+    resolve_session,
+    set_password,
+    verify,
+)
+from watchkeeper.security.roles import ROLES
+from watchkeeper.web.deps import get_node
+from watchkeeper.web.ui.areas import AREAS, AREAS_BY_SLUG
+
+SESSION_COOKIE = "wk_session"
+LOGIN_CSRF_COOKIE = "wk_login_csrf"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(prefix="/ui", include_in_schema=False)
+Field = Annotated[str, Form()]
+
+
+def _login(request: Request) -> UiLogin | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    node = get_node(request)
+    try:
+        with node.database.reader() as session:
+            return resolve_session(session, clock=node.clock, cookie=cookie)
+    except Unauthenticated:
+        return None
+
+
+def _page(
+    request: Request, template: str, login: UiLogin | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    node = get_node(request)
+    try:
+        identity = node.identity()
+        node_label = f"{identity.code} · {identity.name}"
+    except NotFound:
+        node_label = "uninitialised node"
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "login": login,
+            "areas": AREAS,
+            "node_label": node_label,
+            "version": __version__,
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/ui/login", status_code=303)
+
+
+def _check_csrf(login: UiLogin, token: str) -> None:
+    if not secrets.compare_digest(login.csrf, token):
+        raise Forbidden("the form's CSRF token is missing or stale; reload the page")
+
+
+def _denied(request: Request, login: UiLogin, exc: WatchkeeperError) -> HTMLResponse:
+    return _page(request, "error.html", login, status=exc.status, error=exc)
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    """The login form."""
+    token = secrets.token_urlsafe(32)
+    response = _page(request, "login.html", None, csrf=token, error=None)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login"
+    )
+    return response
+
+
+@router.post("/login")
+def login_submit(request: Request, name: Field, password: Field, csrf: Field) -> Response:
+    """Check the credentials and open a session (every attempt audited)."""
+    node: Node = get_node(request)
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie_token or not secrets.compare_digest(cookie_token, csrf):
+        return _page(
+            request,
+            "login.html",
+            None,
+            status=403,
+            csrf=cookie_token,
+            error="The form expired; please try again.",
+        )
+    client = request.client.host if request.client else None
+    try:
+        with node.database.transaction() as session:
+            user = check_password(session, name=name, password=password)
+            login = open_session(
+                session, clock=node.clock, user=user, hours=node.settings.session_hours
+            )
+            record(
+                session,
+                clock=node.clock,
+                actor=f"user:{name}",
+                action="ui.login",
+                detail={"client": client},
+            )
+    except Unauthenticated:
+        with node.database.transaction() as session:
+            record(
+                session,
+                clock=node.clock,
+                actor="anonymous",
+                action="ui.login",
+                subject=f"user:{name}"[:300],
+                outcome="denied",
+                detail={"client": client},
+            )
+        return _page(
+            request,
+            "login.html",
+            None,
+            status=401,
+            csrf=cookie_token,
+            error="Wrong user name or password.",
+        )
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.cookie,
+        httponly=True,
+        samesite="strict",
+        secure=node.settings.cookie_secure,
+        max_age=node.settings.session_hours * 3600,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Field) -> Response:
+    """Close the session."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    try:
+        _check_csrf(login, csrf)
+    except Forbidden as exc:
+        return _denied(request, login, exc)
+    node = get_node(request)
+    with node.database.transaction() as session:
+        close_session(session, cookie=login.cookie)
+        record(session, clock=node.clock, actor=login.principal.actor, action="ui.logout")
+    response = _to_login()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def dashboard(request: Request) -> Response:
+    """Overview: this node, event counts, newest events."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    node = get_node(request)
+    with node.database.reader() as session:
+        counts = [(c.type, c.count, c.last_at) for c in event_counts(session)]
+    return _page(request, "dashboard.html", login, counts=counts)
+
+
+@router.get("/audit")
+def audit_page(request: Request, after: int = 0) -> Response:
+    """The audit ledger and the state of its hash chain."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    try:
+        login.principal.require("admin", "auditor")
+    except Forbidden as exc:
+        return _denied(request, login, exc)
+    node = get_node(request)
+    with node.database.reader() as session:
+        result = verify(session)
+        entries = [entry_document(e) for e in list_entries(session, after=after, limit=200)]
+    return _page(request, "audit.html", login, result=result, entries=entries)
+
+
+@router.get("/events")
+def events_page(request: Request, after: int = 0) -> Response:
+    """The event log."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    try:
+        login.principal.require("admin", "auditor")
+    except Forbidden as exc:
+        return _denied(request, login, exc)
+    node = get_node(request)
+    with node.database.reader() as session:
+        events = [event_document(e) for e in read_events(session, after=after, limit=200)]
+    return _page(request, "events.html", login, events=events)
+
+
+@router.get("/peers")
+def peers_page(request: Request) -> Response:
+    """Partner nodes."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    node = get_node(request)
+    with node.database.reader() as session:
+        peers = [peer_document(p) for p in list_peers(session)]
+    return _page(request, "peers.html", login, peers=peers)
+
+
+@router.get("/users")
+def users_page(request: Request, message: str | None = None) -> Response:
+    """Users and the form to add one (admin)."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    try:
+        login.principal.require("admin")
+    except Forbidden as exc:
+        return _denied(request, login, exc)
+    node = get_node(request)
+    with node.database.reader() as session:
+        users = [(u.name, u.display_name, u.role_names, u.disabled) for u in list_users(session)]
+    return _page(request, "users.html", login, users=users, roles=ROLES, message=message)
+
+
+@router.post("/users")
+def users_add(
+    request: Request,
+    csrf: Field,
+    name: Field,
+    display_name: Annotated[str, Form()] = "",
+    roles: Annotated[list[str] | None, Form()] = None,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a user from the form."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    node = get_node(request)
+    try:
+        _check_csrf(login, csrf)
+        login.principal.require("admin")
+        with node.database.transaction() as session:
+            add_user(
+                session,
+                clock=node.clock,
+                actor=login.principal.actor,
+                name=name,
+                roles=roles or [],
+                display_name=display_name,
+                password=password or None,
+            )
+    except WatchkeeperError as exc:
+        return _denied(request, login, exc)
+    return RedirectResponse(f"/ui/users?message=added+{name}", status_code=303)
+
+
+@router.get("/account")
+def account_page(request: Request, message: str | None = None) -> Response:
+    """The signed-in user's account."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    return _page(request, "account.html", login, message=message)
+
+
+@router.post("/account/password")
+def account_password(request: Request, csrf: Field, current: Field, new: Field) -> Response:
+    """Change one's own password."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    node = get_node(request)
+    try:
+        _check_csrf(login, csrf)
+        with node.database.transaction() as session:
+            check_password(session, name=login.principal.name, password=current)
+            set_password(
+                session,
+                clock=node.clock,
+                actor=login.principal.actor,
+                name=login.principal.name,
+                password=new,
+            )
+    except WatchkeeperError as exc:
+        return _denied(request, login, exc)
+    return RedirectResponse("/ui/account?message=password+changed", status_code=303)
+
+
+@router.get("/{slug}")
+def area_page(request: Request, slug: str) -> Response:
+    """An area's page."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    area = AREAS_BY_SLUG.get(slug)
+    if area is None:
+        return _denied(request, login, NotFound(f"no page {slug!r}"))
+    return _page(request, "area.html", login, area=area)
