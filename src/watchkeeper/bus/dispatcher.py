@@ -110,7 +110,7 @@ class Dispatcher:
             events = read_events(
                 session, after=after, types=subscriber.types or None, limit=self._batch
             )
-        delivered = 0
+        delivered = failed = dead_lettered = 0
         for event in events:
             try:
                 with self._database.transaction() as session:
@@ -124,9 +124,11 @@ class Dispatcher:
                     cursor.last_error = None
                 delivered += 1
             except Exception as exc:
-                dead = self._record_failure(subscriber.name, event, exc)
-                return DeliveryReport(delivered=delivered, failed=1, dead_lettered=int(dead))
-        return DeliveryReport(delivered=delivered)
+                failed += 1
+                if not self._record_failure(subscriber.name, event, exc):
+                    break  # backing off: the rest waits, to keep the subscriber's order
+                dead_lettered += 1
+        return DeliveryReport(delivered=delivered, failed=failed, dead_lettered=dead_lettered)
 
     def _record_failure(self, name: str, event: Event, exc: Exception) -> bool:
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -48,7 +48,7 @@ def resolve_session(session: Session, *, clock: Clock, cookie: str) -> UiLogin:
     ).first()
     if row is None:
         raise Unauthenticated("not logged in")
-    ui_session, user = row.tuple()
+    ui_session, user = row
     if ui_session.expires_at <= clock.now() or user.disabled:
         raise Unauthenticated("session expired")
     return UiLogin(cookie=cookie, csrf=ui_session.csrf_token, principal=_principal(user))

@@ -105,7 +105,7 @@ def list_tokens(session: Session, *, user_name: str | None = None) -> list[tuple
     query = select(ApiToken, User.name).join(User).order_by(ApiToken.created_at.desc())
     if user_name:
         query = query.where(User.name == user_name)
-    return [(token, name) for token, name in session.execute(query).tuples()]
+    return [(token, name) for token, name in session.execute(query)]
 
 
 def authenticate(session: Session, *, secret: str, clock: Clock) -> Principal:
@@ -118,7 +118,7 @@ def authenticate(session: Session, *, secret: str, clock: Clock) -> Principal:
     ).first()
     if row is None:
         raise Unauthenticated("unknown token", reason="unknown", token=match.group(1))
-    token, user = row.tuple()
+    token, user = row
     if token.revoked_at is not None:
         raise Unauthenticated("token revoked", reason="revoked", token=token.id)
     if token.expires_at <= clock.now():
