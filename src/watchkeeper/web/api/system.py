@@ -24,7 +24,7 @@ class WhoAmI(BaseModel):
 
 
 @router.get("/whoami")
-def whoami(principal: AnyPrincipal) -> WhoAmI:
+async def whoami(principal: AnyPrincipal) -> WhoAmI:
     """The authenticated caller and its roles."""
     return WhoAmI(
         name=principal.name,

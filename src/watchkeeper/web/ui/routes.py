@@ -35,7 +35,7 @@ from watchkeeper.security import (
     verify,
 )
 from watchkeeper.security.roles import ROLES
-from watchkeeper.web.deps import get_node
+from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS, AREAS_BY_SLUG
 
 SESSION_COOKIE = "wk_session"
@@ -49,7 +49,7 @@ def _login(request: Request) -> UiLogin | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    node = get_node(request)
+    node = node_of(request)
     try:
         with node.database.reader() as session:
             return resolve_session(session, clock=node.clock, cookie=cookie)
@@ -60,7 +60,7 @@ def _login(request: Request) -> UiLogin | None:
 def _page(
     request: Request, template: str, login: UiLogin | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    node = get_node(request)
+    node = node_of(request)
     try:
         identity = node.identity()
         node_label = f"{identity.code} · {identity.name}"
@@ -107,7 +107,7 @@ def login_form(request: Request) -> Response:
 @router.post("/login")
 def login_submit(request: Request, name: Field, password: Field, csrf: Field) -> Response:
     """Check the credentials and open a session (every attempt audited)."""
-    node: Node = get_node(request)
+    node: Node = node_of(request)
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie_token or not secrets.compare_digest(cookie_token, csrf):
         return _page(
@@ -175,7 +175,7 @@ def logout(request: Request, csrf: Field) -> Response:
         _check_csrf(login, csrf)
     except Forbidden as exc:
         return _denied(request, login, exc)
-    node = get_node(request)
+    node = node_of(request)
     with node.database.transaction() as session:
         close_session(session, cookie=login.cookie)
         record(session, clock=node.clock, actor=login.principal.actor, action="ui.logout")
@@ -190,7 +190,7 @@ def dashboard(request: Request) -> Response:
     login = _login(request)
     if login is None:
         return _to_login()
-    node = get_node(request)
+    node = node_of(request)
     with node.database.reader() as session:
         counts = [(c.type, c.count, c.last_at) for c in event_counts(session)]
     return _page(request, "dashboard.html", login, counts=counts)
@@ -206,7 +206,7 @@ def audit_page(request: Request, after: int = 0) -> Response:
         login.principal.require("admin", "auditor")
     except Forbidden as exc:
         return _denied(request, login, exc)
-    node = get_node(request)
+    node = node_of(request)
     with node.database.reader() as session:
         result = verify(session)
         entries = [entry_document(e) for e in list_entries(session, after=after, limit=200)]
@@ -223,7 +223,7 @@ def events_page(request: Request, after: int = 0) -> Response:
         login.principal.require("admin", "auditor")
     except Forbidden as exc:
         return _denied(request, login, exc)
-    node = get_node(request)
+    node = node_of(request)
     with node.database.reader() as session:
         events = [event_document(e) for e in read_events(session, after=after, limit=200)]
     return _page(request, "events.html", login, events=events)
@@ -235,7 +235,7 @@ def peers_page(request: Request) -> Response:
     login = _login(request)
     if login is None:
         return _to_login()
-    node = get_node(request)
+    node = node_of(request)
     with node.database.reader() as session:
         peers = [peer_document(p) for p in list_peers(session)]
     return _page(request, "peers.html", login, peers=peers)
@@ -251,7 +251,7 @@ def users_page(request: Request, message: str | None = None) -> Response:
         login.principal.require("admin")
     except Forbidden as exc:
         return _denied(request, login, exc)
-    node = get_node(request)
+    node = node_of(request)
     with node.database.reader() as session:
         users = [(u.name, u.display_name, u.role_names, u.disabled) for u in list_users(session)]
     return _page(request, "users.html", login, users=users, roles=ROLES, message=message)
@@ -270,7 +270,7 @@ def users_add(
     login = _login(request)
     if login is None:
         return _to_login()
-    node = get_node(request)
+    node = node_of(request)
     try:
         _check_csrf(login, csrf)
         login.principal.require("admin")
@@ -304,7 +304,7 @@ def account_password(request: Request, csrf: Field, current: Field, new: Field) 
     login = _login(request)
     if login is None:
         return _to_login()
-    node = get_node(request)
+    node = node_of(request)
     try:
         _check_csrf(login, csrf)
         with node.database.transaction() as session:
