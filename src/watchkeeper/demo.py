@@ -37,7 +37,6 @@ from watchkeeper.security import (
 )
 from watchkeeper.web import create_app
 
-DEMO_DIR = Path("watchkeeper-demo")
 DEMO_CODE, DEMO_NAME, DEMO_COUNTRY = "ZZ-CERT", "Demo National CERT", "ZZ"
 PARTNER_CODE, PARTNER_NAME, PARTNER_COUNTRY = "YY-CERT", "Demo Partner CERT", "YY"
 ADMIN = "admin"
@@ -85,7 +84,7 @@ def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
     return base64.b64encode(raw).decode()
 
 
-def build_demo(*, directory: Path = DEMO_DIR, port: int = 8470) -> Demo:
+def build_demo(*, directory: Path, port: int = 8470) -> Demo:
     """Create or refresh the demo node in ``directory`` with its demo data."""
     settings = load_settings(data_dir=directory, database_url=None, port=port)
     demo = Demo(node=Node(settings))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from watchkeeper.cli.context import CliContext, json_option, pass_cli
+from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
 from watchkeeper.cli.output import message, print_json, print_table
 from watchkeeper.security import (
     add_user,
@@ -40,6 +40,7 @@ def user() -> None:
 @click.option("--password", "ask_password", is_flag=True, help="Prompt for a UI password.")
 @click.option("--password-stdin", is_flag=True, help="Read the UI password from stdin.")
 @pass_cli
+@audit_failures("user.add")
 def user_add(
     cli: CliContext,
     name: str,
@@ -91,6 +92,7 @@ def user_list(cli: CliContext, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @pass_cli
+@audit_failures("user.password")
 def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     """Set a user's UI password."""
     password = _read_password(password_stdin)
@@ -106,6 +108,7 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, help="Role; repeat for several.")
 @pass_cli
+@audit_failures("user.roles")
 def user_roles(cli: CliContext, name: str, roles: tuple[str, ...]) -> None:
     """Replace a user's roles."""
     node = cli.node()
@@ -128,6 +131,7 @@ def token() -> None:
 @click.option("--label", default="", help="What the token is for.")
 @json_option
 @pass_cli
+@audit_failures("token.create")
 def token_create(
     cli: CliContext,
     user_name: str | None,
@@ -173,6 +177,7 @@ def token_create(
 @token.command("revoke")
 @click.argument("token_id", metavar="ID")
 @pass_cli
+@audit_failures("token.revoke")
 def token_revoke(cli: CliContext, token_id: str) -> None:
     """Revoke a token by id."""
     node = cli.node()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import click
 
 from watchkeeper.config import Settings, load_settings
+from watchkeeper.errors import ConfigError, StorageError, WatchkeeperError
 from watchkeeper.node import Node
-from watchkeeper.security import Principal, cli_principal
+from watchkeeper.security import Principal, cli_principal, record
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -51,3 +60,45 @@ class CliContext:
 
 pass_cli = click.make_pass_decorator(CliContext)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def audit_failures(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record a refused change in the audit ledger before the error reaches the user.
+
+    Successful changes are audited by their use case; this covers the attempts that fail
+    (unknown role, duplicate, bad key...). An unreachable database cannot be written to, so
+    storage errors are only reported.
+    """
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return command(*args, **kwargs)
+            except (StorageError, ConfigError):
+                raise
+            except WatchkeeperError as exc:
+                state = click.get_current_context().find_object(CliContext)
+                if state is not None:
+                    _record_failure(state, action, exc)
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+def _record_failure(state: CliContext, action: str, exc: WatchkeeperError) -> None:
+    try:
+        node = state.node()
+        with node.database.transaction() as session:
+            record(
+                session,
+                clock=node.clock,
+                actor=state.principal.actor,
+                action=action,
+                outcome="failed",
+                detail={"code": exc.code, "error": exc.message},
+            )
+    except Exception:  # the original error matters more than a failed audit write
+        log.warning("could not audit the failed %s", action, exc_info=True)

@@ -13,7 +13,7 @@ from watchkeeper.bus import (
     read_events,
     request_replay,
 )
-from watchkeeper.cli.context import CliContext, json_option, pass_cli
+from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
 from watchkeeper.cli.output import message, print_json, print_table
 from watchkeeper.security import entry_document, list_entries, record_change, verify
 
@@ -101,6 +101,7 @@ def dlq_list(cli: CliContext, as_json: bool) -> None:
 @click.option("--subscriber", default=None, help="Only this subscriber's dead letters.")
 @click.option("--all", "replay_all", is_flag=True, help="Replay every pending dead letter.")
 @pass_cli
+@audit_failures("events.dlq.replay")
 def dlq_replay(
     cli: CliContext, ids: tuple[int, ...], subscriber: str | None, replay_all: bool
 ) -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import uvicorn
 
 from watchkeeper.cli.context import CliContext, pass_cli
 from watchkeeper.cli.output import message, print_table
-from watchkeeper.demo import DEMO_DIR, build_demo, check_demo
 from watchkeeper.node import Node
-from watchkeeper.web import create_app
+
+# The web stack and the demo are imported by the commands that need them: every other
+# command starts faster without them.
+DEMO_DIR = Path("watchkeeper-demo")
 
 
 def run_server(node: Node, *, host: str, port: int) -> None:
     """Serve API, UI and workers until SIGINT/SIGTERM, then stop gracefully."""
+    import uvicorn
+
+    from watchkeeper.web import create_app
+
     app = create_app(node=node, workers=True)
     uvicorn.run(
         app,
@@ -54,6 +59,8 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
 @click.option("--port", default=8470, type=click.IntRange(1, 65535), help="TCP port to serve.")
 def demo(check: bool, directory: Path, port: int) -> None:
     """Build the demo node (re-runnable), then serve it and print the URL and login."""
+    from watchkeeper.demo import build_demo, check_demo
+
     result = build_demo(directory=directory, port=port)
     try:
         if check and result.ok:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 import orjson
 
-from watchkeeper.cli.context import CliContext, json_option, pass_cli
+from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
 from watchkeeper.cli.output import message, print_json, print_table
 from watchkeeper.config import describe_settings
 from watchkeeper.errors import InvalidInput
@@ -77,6 +77,7 @@ def node() -> None:
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2 country code.")
 @click.option("--force", is_flag=True, help="Replace existing keys (old ones are kept aside).")
 @pass_cli
+@audit_failures("node.init")
 def node_init(cli: CliContext, code: str, name: str, country: str, force: bool) -> None:
     """Create the node's Ed25519 signing key and X25519 encryption key."""
     identity = cli.node().init_identity(
@@ -116,6 +117,7 @@ def peer() -> None:
     help="The partner's 'watchkeeper node show --json' output.",
 )
 @pass_cli
+@audit_failures("peer.add")
 def peer_add(
     cli: CliContext,
     code: str | None,
@@ -199,6 +201,7 @@ def peer_show(cli: CliContext, code: str, as_json: bool) -> None:
 @peer.command("remove")
 @click.argument("code")
 @pass_cli
+@audit_failures("peer.remove")
 def peer_remove(cli: CliContext, code: str) -> None:
     """Forget a partner node and disable its service account."""
     the_node = cli.node()

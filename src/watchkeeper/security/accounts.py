@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -19,8 +20,12 @@ from watchkeeper.security.roles import check_roles
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._:@-]{0,99}$")
 MIN_PASSWORD = 12
 _hasher = PasswordHasher()
-# Verified against when the user is unknown, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash("watchkeeper-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so a login takes as long either way."""
+    return _hasher.hash("watchkeeper-timing-equaliser")
 
 
 def get_user(session: Session, name: str) -> User:
@@ -105,7 +110,7 @@ def set_roles(
 def check_password(session: Session, *, name: str, password: str) -> User:
     """The user if ``password`` is theirs; ``Unauthenticated`` otherwise, without saying why."""
     user = session.scalars(select(User).where(User.name == name)).first()
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user and user.password_hash else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.errors import AuthError, Forbidden, Unauthenticated
+from watchkeeper.errors import AuthError, Forbidden, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
 from watchkeeper.security import Principal, authenticate, record
 
@@ -50,6 +50,27 @@ def audit_denied(node: Node, request: Request, exc: AuthError, *, actor: str) ->
             subject=f"token:{token}" if token else None,
             outcome="denied",
             detail=detail,
+        )
+
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def audit_failure(request: Request, exc: WatchkeeperError) -> None:
+    """Record a refused change by a known principal (auth refusals are recorded already)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if request.method not in MUTATING or principal is None or isinstance(exc, AuthError):
+        return
+    node = node_of(request)
+    with node.database.transaction() as session:
+        record(
+            session,
+            clock=node.clock,
+            actor=principal.actor,
+            action=f"api.{request.method.lower()}",
+            subject=request.url.path,
+            outcome="failed",
+            detail={"code": exc.code, "error": exc.message},
         )
 
 
@@ -90,6 +111,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         except Forbidden as exc:
             await run_in_threadpool(audit_denied, node, request, exc, actor=principal.actor)
             raise
+        request.state.principal = principal
         return principal
 
     return dependency

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from watchkeeper.errors import Unauthenticated, WatchkeeperError
+from watchkeeper.web.deps import audit_failure
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -38,8 +40,9 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _watchkeeper(request: Request, exc: Exception) -> JSONResponse:
+async def _watchkeeper(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WatchkeeperError)
+    await run_in_threadpool(audit_failure, request, exc)
     fields = dict(exc.fields)
     if isinstance(exc, Unauthenticated):
         fields.pop("token", None)  # do not confirm which tokens exist
