@@ -11,7 +11,7 @@ from pathlib import Path
 from watchkeeper.bus import STATS_SUBSCRIBER, Dispatcher, count_event
 from watchkeeper.config import Settings
 from watchkeeper.core import Clock, SystemClock
-from watchkeeper.security import NodeIdentity, init_keys, load_identity, record
+from watchkeeper.security import NodeIdentity, init_keys, load_identity, record_change
 from watchkeeper.store import Database, upgrade
 
 
@@ -55,7 +55,7 @@ class Node:
             self.data_dir, code=code, name=name, country=country, clock=self.clock, force=force
         )
         with self.database.transaction() as session:
-            record(
+            record_change(
                 session,
                 clock=self.clock,
                 actor=actor,

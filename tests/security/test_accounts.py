@@ -127,7 +127,7 @@ def test_revoked_unknown_and_malformed_tokens(node: Node) -> None:
         )
     with node.database.transaction() as session:
         revoke_token(session, clock=node.clock, actor="t", token_id=issued.token.id)
-    with node.database.transaction() as session, pytest.raises(InvalidInput, match="already"):
+    with node.database.transaction() as session, pytest.raises(Conflict, match="already"):
         revoke_token(session, clock=node.clock, actor="t", token_id=issued.token.id)
     with node.database.transaction() as session, pytest.raises(NotFound):
         revoke_token(session, clock=node.clock, actor="t", token_id="000000000000")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -153,21 +154,47 @@ def test_unknown_api_path_is_a_problem(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/no-such-route"), 404, "http.404")
 
 
-def test_unexpected_error_is_a_problem_without_internals(
-    node: Node, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def failing_client(node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """A client whose GET /api/v1/node meets an unexpected exception."""
+
     def broken() -> None:
         raise RuntimeError("internal detail s3cr3t")
 
     monkeypatch.setattr(node, "identity", broken)
     with TestClient(create_app(node=node), raise_server_exceptions=False) as client:
-        response = client.get("/api/v1/node", headers=admin)
+        yield client
+
+
+def test_unexpected_error_is_a_problem_without_internals(
+    failing_client: TestClient, admin: dict[str, str]
+) -> None:
+    response = failing_client.get("/api/v1/node", headers=admin)
     body = assert_problem(response, 500, "internal")
     assert "s3cr3t" not in response.text
     assert "Traceback" not in response.text
     assert body["instance"] == "/api/v1/node"
-    # The hardening headers belong on every response, failures included.
+
+
+def test_unexpected_error_carries_security_headers(
+    failing_client: TestClient, admin: dict[str, str]
+) -> None:
+    response = failing_client.get("/api/v1/node", headers=admin)
+    assert response.status_code == 500
     assert response.headers.get("x-content-type-options") == "nosniff"
+    assert response.headers.get("x-frame-options") == "DENY"
+
+
+def test_unexpected_error_traceback_goes_to_the_log(
+    failing_client: TestClient, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="watchkeeper.web.problems"):
+        failing_client.get("/api/v1/node", headers=admin)
+    [logged] = [r for r in caplog.records if r.name == "watchkeeper.web.problems"]
+    assert "/api/v1/node" in logged.getMessage()
+    assert logged.exc_info is not None
+    assert logged.exc_info[0] is RuntimeError
+    assert "s3cr3t" in caplog.text
 
 
 def test_openapi_lists_every_api_route(client: TestClient) -> None:
@@ -343,7 +370,7 @@ def test_revoking_is_audited_and_refused_twice_or_for_unknown_ids(
     secret = issue_token(node, name="rob", roles=["analyst"])
     token_id = secret.split("_")[1]
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=admin).status_code == 204
-    assert_problem(client.delete(f"/api/v1/tokens/{token_id}", headers=admin), 422, "input.invalid")
+    assert_problem(client.delete(f"/api/v1/tokens/{token_id}", headers=admin), 409, "conflict")
     body = assert_problem(
         client.delete("/api/v1/tokens/ffffffffffff", headers=admin), 404, "not_found"
     )
@@ -425,6 +452,31 @@ def test_create_user_with_unknown_role_lists_the_valid_ones(
     names = [u["name"] for u in client.get("/api/v1/users", headers=admin).json()]
     assert "eve" not in names
     assert "user:eve" not in [e["subject"] for e in audit(client, admin, action="user.add")]
+
+
+def test_refused_changes_are_audited_without_secrets(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    refused = [
+        ("/api/v1/users", {"name": "eve", "roles": ["wizard"]}, 422),
+        ("/api/v1/users", {"name": "eve", "roles": ["analyst"], "password": "pw9chars!"}, 422),
+        ("/api/v1/users", {"name": "admin", "roles": ["analyst"]}, 409),
+        ("/api/v1/tokens", {"user": "nobody"}, 404),
+    ]
+    for path, payload, status in refused:
+        assert client.post(path, headers=admin, json=payload).status_code == status
+    client.get("/api/v1/peers/XX-NONE", headers=admin)  # a failed read is not a change
+    failed = audit(client, admin, action="api.post")
+    assert [(e["subject"], e["detail"]["code"]) for e in failed] == [
+        ("/api/v1/users", "input.invalid"),
+        ("/api/v1/users", "input.invalid"),
+        ("/api/v1/users", "conflict"),
+        ("/api/v1/tokens", "not_found"),
+    ]
+    assert {(e["actor"], e["outcome"]) for e in failed} == {("user:admin", "failed")}
+    assert "wizard" in failed[0]["detail"]["error"]
+    assert "pw9chars!" not in client.get("/api/v1/audit", headers=admin).text
+    assert [e for e in audit(client, admin) if e["action"].startswith("api.get")] == []
 
 
 def test_create_user_twice_is_a_conflict(client: TestClient, admin: dict[str, str]) -> None:

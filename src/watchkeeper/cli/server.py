@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -22,14 +24,20 @@ def run_server(node: Node, *, host: str, port: int) -> None:
     from watchkeeper.web import create_app
 
     app = create_app(node=node, workers=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=node.settings.log_level,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; without a handler of
+    # ours that would kill the process with status 143 instead of ending it cleanly with 0.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=node.settings.log_level,
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()

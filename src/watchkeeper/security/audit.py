@@ -162,13 +162,25 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
     head = session.get(AuditHead, 1)
     if head is None and checked:
         return Verification(False, checked, checked, "ledger head is missing")
-    if head is not None and (head.seq != checked or head.hash != prev_hash):
+    if head is not None and head.seq < checked:
         return Verification(
             False,
             checked,
-            checked + 1 if head.seq > checked else head.seq,
+            head.seq + 1,
+            f"entries after {head.seq} were added behind the ledger head (which records "
+            f"entry {head.seq})",
+        )
+    if head is not None and head.seq > checked:
+        return Verification(
+            False,
+            checked,
+            checked + 1,
             f"ledger ends at entry {checked} but its head records entry {head.seq} "
-            "(entries cut from the end, or head altered)",
+            "(entries cut from the end)",
+        )
+    if head is not None and head.hash != prev_hash:
+        return Verification(
+            False, checked, head.seq, f"entry {head.seq} differs from the ledger head's hash"
         )
     return Verification(True, checked)
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper.core import Clock
-from watchkeeper.errors import InvalidInput, NotFound, Unauthenticated
+from watchkeeper.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from watchkeeper.security.accounts import get_user
 from watchkeeper.security.actions import record_change
 from watchkeeper.security.models import ApiToken, User, UserRole
@@ -92,7 +92,7 @@ def revoke_token(session: Session, *, clock: Clock, actor: str, token_id: str) -
     if token is None:
         raise NotFound(f"no token with id {token_id!r}", token=token_id)
     if token.revoked_at is not None:
-        raise InvalidInput(f"token {token_id} is already revoked", token=token_id)
+        raise Conflict(f"token {token_id} is already revoked", token=token_id)
     token.revoked_at = clock.now()
     record_change(
         session, clock=clock, actor=actor, action="token.revoke", subject=f"token:{token_id}"

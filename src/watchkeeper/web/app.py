@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,7 +16,7 @@ from watchkeeper import __version__
 from watchkeeper.config import Settings
 from watchkeeper.node import Node
 from watchkeeper.web.api import router as api_router
-from watchkeeper.web.problems import install_problem_handlers
+from watchkeeper.web.problems import install_problem_handlers, unexpected_problem
 from watchkeeper.web.ui import router as ui_router
 from watchkeeper.workers import run_workers
 
@@ -30,7 +30,8 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Adds the usual hardening headers to every response (plain ASGI: no per-request task)."""
+    """Adds the hardening headers to every response, and renders unexpected errors as 500
+    problem+json (plain ASGI: no per-request task)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,12 +41,22 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            response = unexpected_problem(Request(scope), exc)
+            await response(scope, receive, send_with_headers)
 
 
 def create_app(

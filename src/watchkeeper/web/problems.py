@@ -95,8 +95,9 @@ def _storage(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
+def unexpected_problem(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 that names nothing internal; the traceback goes to the log."""
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
     return problem_response(
         status=500,
         code="internal",
@@ -112,4 +113,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(OperationalError, _storage)
-    app.add_exception_handler(Exception, _unexpected)
+    # Anything else is rendered by the SecurityHeaders middleware (web.app) via
+    # unexpected_problem: Starlette would render a catch-all handler outside every middleware,
+    # and the 500 would lose the hardening headers.

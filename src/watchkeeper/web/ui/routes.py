@@ -43,6 +43,8 @@ LOGIN_CSRF_COOKIE = "wk_login_csrf"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Field = Annotated[str, Form()]
+# Defaults to "" so a missing token reaches the handler's own check and its HTML answer.
+Csrf = Annotated[str, Form()]
 
 
 def _login(request: Request) -> UiLogin | None:
@@ -93,31 +95,31 @@ def _denied(request: Request, login: UiLogin, exc: WatchkeeperError) -> HTMLResp
     return _page(request, "error.html", login, status=exc.status, error=exc)
 
 
-@router.get("/login")
-def login_form(request: Request) -> Response:
-    """The login form."""
+def _login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
+    """The login form with a fresh double-submit CSRF token (cookie and hidden field)."""
     token = secrets.token_urlsafe(32)
-    response = _page(request, "login.html", None, csrf=token, error=None)
+    response = _page(request, "login.html", None, status=status, csrf=token, error=error)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login"
     )
     return response
 
 
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    """The login form."""
+    return _login_page(request)
+
+
 @router.post("/login")
-def login_submit(request: Request, name: Field, password: Field, csrf: Field) -> Response:
+def login_submit(
+    request: Request, name: Field = "", password: Field = "", csrf: Csrf = ""
+) -> Response:
     """Check the credentials and open a session (every attempt audited)."""
     node: Node = node_of(request)
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie_token or not secrets.compare_digest(cookie_token, csrf):
-        return _page(
-            request,
-            "login.html",
-            None,
-            status=403,
-            csrf=cookie_token,
-            error="The form expired; please try again.",
-        )
+        return _login_page(request, status=403, error="The form expired; please try again.")
     client = request.client.host if request.client else None
     try:
         with node.database.transaction() as session:
@@ -143,14 +145,7 @@ def login_submit(request: Request, name: Field, password: Field, csrf: Field) ->
                 outcome="denied",
                 detail={"client": client},
             )
-        return _page(
-            request,
-            "login.html",
-            None,
-            status=401,
-            csrf=cookie_token,
-            error="Wrong user name or password.",
-        )
+        return _login_page(request, status=401, error="Wrong user name or password.")
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -166,7 +161,7 @@ def login_submit(request: Request, name: Field, password: Field, csrf: Field) ->
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Field) -> Response:
+def logout(request: Request, csrf: Csrf = "") -> Response:
     """Close the session."""
     login = _login(request)
     if login is None:
@@ -260,8 +255,8 @@ def users_page(request: Request, message: str | None = None) -> Response:
 @router.post("/users")
 def users_add(
     request: Request,
-    csrf: Field,
     name: Field,
+    csrf: Csrf = "",
     display_name: Annotated[str, Form()] = "",
     roles: Annotated[list[str] | None, Form()] = None,
     password: Annotated[str, Form()] = "",
@@ -299,7 +294,7 @@ def account_page(request: Request, message: str | None = None) -> Response:
 
 
 @router.post("/account/password")
-def account_password(request: Request, csrf: Field, current: Field, new: Field) -> Response:
+def account_password(request: Request, current: Field, new: Field, csrf: Csrf = "") -> Response:
     """Change one's own password."""
     login = _login(request)
     if login is None:
