@@ -92,15 +92,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database: SQLite file, or a new schema in the run's PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{(tmp_path / 'watchkeeper.db').as_posix()}"
-    server: str = request.getfixturevalue("postgres_server")
+    return new_schema_url(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_server: str) -> str:
+    """A URL of a new, empty schema in the run's PostgreSQL database (PostgreSQL-only tests)."""
+    return new_schema_url(postgres_server)
+
+
+def new_schema_url(server: str) -> str:
+    """A URL whose connections use a new, empty schema of the run's PostgreSQL database."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_libpq(server), autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    return (
-        make_url(server)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
+    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -28,10 +29,9 @@ CORE_STEPS = (
 
 def _demo_check(directory: Path, cwd: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
-    # A wide, UTF-8 table, so each step is one row whatever the terminal of the test run.
-    env.update(WATCHKEEPER_CONFIG=str(cwd / "absent.toml"), COLUMNS="400", PYTHONIOENCODING="utf-8")
+    env.update(WATCHKEEPER_CONFIG=str(cwd / "absent.toml"))
     done = subprocess.run(
-        [sys.executable, "-m", "watchkeeper", "demo", "--check", "--dir", str(directory)],
+        [sys.executable, "-m", "watchkeeper", "demo", "--check", "--json", "--dir", str(directory)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -39,11 +39,9 @@ def _demo_check(directory: Path, cwd: Path) -> tuple[subprocess.CompletedProcess
         cwd=cwd,
         check=False,
     )
-    steps = {}
-    for line in done.stdout.splitlines():
-        cells = [cell.strip() for cell in line.strip("│ ").split("│")]
-        if len(cells) == 3 and cells[0] not in ("", "step"):
-            steps[cells[0]] = (cells[1], cells[2])
+    document = json.loads(done.stdout) if done.stdout else {"ok": False, "steps": []}
+    steps = {s["name"]: ("ok" if s["ok"] else "FAILED", s["detail"]) for s in document["steps"]}
+    assert document["ok"] == all(state == "ok" for state, _ in steps.values())
     return done, steps
 
 

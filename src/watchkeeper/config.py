@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     nats_stream: str = Field(
         "WATCHKEEPER_EVENTS", description="JetStream stream that receives the event log."
     )
+    nats_subject: str = Field(
+        "watchkeeper.events",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Subject prefix of relayed events (<prefix>.<event type>); distinct per "
+        "node when several nodes share one NATS cluster.",
+    )
 
     @field_validator("database_url")
     @classmethod

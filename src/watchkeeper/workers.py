@@ -48,10 +48,11 @@ async def relay_loop(node: Node, stop: asyncio.Event) -> None:
             client = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=-1)
             try:
                 jetstream = client.jetstream()
-                await ensure_stream(jetstream, stream=node.settings.nats_stream)
+                prefix = node.settings.nats_subject
+                await ensure_stream(jetstream, stream=node.settings.nats_stream, prefix=prefix)
                 log.info("relaying the event log to %s", mask_url(url))
                 while not stop.is_set():
-                    sent = await relay_once(node.database, jetstream)
+                    sent = await relay_once(node.database, jetstream, prefix=prefix)
                     if not sent:
                         await _pause(stop, node.settings.bus_poll_seconds)
             finally:

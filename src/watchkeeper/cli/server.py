@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from watchkeeper.cli.context import CliContext, pass_cli
-from watchkeeper.cli.output import message, print_table
+from watchkeeper.cli.context import CliContext, json_option, pass_cli
+from watchkeeper.cli.output import message, print_json, print_table
 from watchkeeper.node import Node
 
 # The web stack and the demo are imported by the commands that need them: every other
@@ -65,7 +65,8 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     help="Where the demo node lives.",
 )
 @click.option("--port", default=8470, type=click.IntRange(1, 65535), help="TCP port to serve.")
-def demo(check: bool, directory: Path, port: int) -> None:
+@json_option
+def demo(check: bool, directory: Path, port: int, as_json: bool) -> None:
     """Build the demo node (re-runnable), then serve it and print the URL and login."""
     from watchkeeper.demo import build_demo, check_demo
 
@@ -73,14 +74,25 @@ def demo(check: bool, directory: Path, port: int) -> None:
     try:
         if check and result.ok:
             check_demo(result)
-        print_table(
-            [
-                {"step": s.name, "ok": "ok" if s.ok else "FAILED", "detail": s.detail}
-                for s in result.steps
-            ],
-            ["step", "ok", "detail"],
-            title=f"demo node in {directory}",
-        )
+        if as_json:
+            print_json(
+                {
+                    "ok": result.ok,
+                    "directory": str(directory),
+                    "steps": [
+                        {"name": s.name, "ok": s.ok, "detail": s.detail} for s in result.steps
+                    ],
+                }
+            )
+        else:
+            print_table(
+                [
+                    {"step": s.name, "ok": "ok" if s.ok else "FAILED", "detail": s.detail}
+                    for s in result.steps
+                ],
+                ["step", "ok", "detail"],
+                title=f"demo node in {directory}",
+            )
         if not result.ok:
             failed = [s.name for s in result.steps if not s.ok]
             message(f"demo FAILED at: {', '.join(failed)}")
