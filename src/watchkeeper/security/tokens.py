@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.core import Clock
@@ -108,26 +108,33 @@ def list_tokens(session: Session, *, user_name: str | None = None) -> list[tuple
     return [(token, name) for token, name in session.execute(query)]
 
 
-def authenticate(session: Session, *, secret: str, clock: Clock) -> Principal:
-    """The principal a bearer secret stands for, or ``Unauthenticated`` with the reason."""
+# Built once: on every API request, one round trip of plain columns (roles by outer join), no
+# ORM objects, no statement construction (benchmarks/api.py).
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        User.id,
+        User.name,
+        User.disabled,
+        UserRole.role,
+    )
+    .join(User, ApiToken.user_id == User.id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+def authenticate(session: Session | Connection, *, secret: str, clock: Clock) -> Principal:
+    """The principal a bearer secret stands for, or ``Unauthenticated`` with the reason.
+
+    Takes a session or, on the hot path of the API, a bare connection (cheaper by half).
+    """
     match = TOKEN_PATTERN.match(secret)
     if not match:
         raise Unauthenticated("malformed token", reason="malformed")
-    # One round trip on every API request: plain columns, roles by outer join, no ORM objects.
-    rows = session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.revoked_at,
-            ApiToken.expires_at,
-            User.id,
-            User.name,
-            User.disabled,
-            UserRole.role,
-        )
-        .join(User, ApiToken.user_id == User.id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(secret))
-    ).all()
+    rows = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(secret)}).all()
     if not rows:
         raise Unauthenticated("unknown token", reason="unknown", token=match.group(1))
     token_id, revoked_at, expires_at, user_id, name, disabled, _ = rows[0]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,6 +84,12 @@ class Database:
         """A session for reading only; whatever it did is rolled back at the end."""
         with self._reader() as session:
             yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A bare read connection for hot read paths (no ORM session); rolled back at the end."""
+        with self.read_engine.connect() as connection:
+            yield connection
 
     def check(self) -> None:
         """Fail with a ``StorageError`` naming the URL (password masked) if unreachable."""

@@ -16,6 +16,7 @@ from watchkeeper import __version__
 from watchkeeper.config import Settings
 from watchkeeper.node import Node
 from watchkeeper.web.api import router as api_router
+from watchkeeper.web.deps import quick_read
 from watchkeeper.web.problems import install_problem_handlers, unexpected_problem
 from watchkeeper.web.ui import router as ui_router
 from watchkeeper.workers import run_workers
@@ -93,9 +94,9 @@ def create_app(
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["system"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Liveness and database reachability; the only route without authentication."""
-        owned.database.check()
+        await quick_read(owned, owned.database.check)
         return {"status": "ok", "version": __version__}
 
     @app.get("/", include_in_schema=False)

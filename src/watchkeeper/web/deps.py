@@ -8,7 +8,7 @@ the secret.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +53,8 @@ def audit_denied(node: Node, request: Request, exc: AuthError, *, actor: str) ->
         )
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -81,23 +83,28 @@ def _authenticate(node: Node, request: Request) -> Principal:
         raise Unauthenticated(
             "missing bearer token (Authorization: Bearer wk_...)", reason="missing"
         )
-    with node.database.reader() as session:
-        return authenticate(session, secret=secret.strip(), clock=node.clock)
+    with node.database.connection() as connection:
+        return authenticate(connection, secret=secret.strip(), clock=node.clock)
+
+
+async def quick_read(node: Node, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a short read on the node's database from async code.
+
+    On SQLite a short indexed read of the local WAL database never waits for writers, so it
+    runs on the event loop: a hop to the thread pool costs more than the read itself (measured
+    with benchmarks/api.py: about 1.6x the throughput and half the p99). On PostgreSQL the read
+    crosses the network and goes to the thread pool. Writes never come here: they may wait for
+    the write lock.
+    """
+    if node.database.dialect == "sqlite":
+        return read(*args, **kwargs)
+    return await run_in_threadpool(read, *args, **kwargs)
 
 
 async def bearer_principal(request: Request, node: NodeDep) -> Principal:
-    """The principal of the request's bearer token; 401 (audited) when absent or invalid.
-
-    On SQLite the token lookup is one indexed read of a local WAL database, which never waits
-    for writers: it runs on the event loop, because a hop to the thread pool costs more than
-    the read (measured by benchmarks/api.py: ~1.6x the throughput, half the p99). On
-    PostgreSQL the lookup crosses the network and goes to the thread pool. Writing the audit
-    entry of a refusal may wait for the write lock, so it always goes to the thread pool.
-    """
+    """The principal of the request's bearer token; 401 (audited) when absent or invalid."""
     try:
-        if node.database.dialect == "sqlite":
-            return _authenticate(node, request)
-        return await run_in_threadpool(_authenticate, node, request)
+        return await quick_read(node, _authenticate, node, request)
     except Unauthenticated as exc:
         await run_in_threadpool(audit_denied, node, request, exc, actor="anonymous")
         raise
