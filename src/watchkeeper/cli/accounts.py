@@ -18,6 +18,8 @@ from watchkeeper.security import (
     revoke_token,
     set_password,
     set_roles,
+    token_document,
+    user_document,
 )
 
 
@@ -72,16 +74,7 @@ def user_list(cli: CliContext, as_json: bool) -> None:
     """List users."""
     node = cli.node()
     with node.database.reader() as session:
-        rows = [
-            {
-                "name": u.name,
-                "display_name": u.display_name,
-                "roles": u.role_names,
-                "disabled": u.disabled,
-                "created_at": u.created_at.isoformat(),
-            }
-            for u in list_users(session)
-        ]
+        rows = [user_document(u) for u in list_users(session)]
     if as_json:
         print_json(rows)
     else:
@@ -196,18 +189,7 @@ def token_list(cli: CliContext, user_name: str | None, as_json: bool) -> None:
     now = node.clock.now()
     with node.database.reader() as session:
         rows = [
-            {
-                "id": t.id,
-                "user": name,
-                "label": t.label,
-                "created_at": t.created_at.isoformat(),
-                "expires_at": t.expires_at.isoformat(),
-                "state": "revoked"
-                if t.revoked_at
-                else "expired"
-                if t.expires_at <= now
-                else "active",
-            }
+            token_document(t, user_name=name, now=now)
             for t, name in list_tokens(session, user_name=user_name)
         ]
     if as_json:

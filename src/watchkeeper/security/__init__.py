@@ -7,6 +7,7 @@ from watchkeeper.security.accounts import (
     list_users,
     set_password,
     set_roles,
+    user_document,
 )
 from watchkeeper.security.actions import record_change
 from watchkeeper.security.audit import (
@@ -41,7 +42,7 @@ from watchkeeper.security.peers import (
     peer_from_document,
     remove_peer,
 )
-from watchkeeper.security.roles import ROLES, Principal, check_roles, cli_principal
+from watchkeeper.security.roles import ROLES, STAFF_ROLES, Principal, check_roles, cli_principal
 from watchkeeper.security.sessions import UiLogin, close_session, open_session, resolve_session
 from watchkeeper.security.tokens import (
     IssuedToken,
@@ -50,10 +51,12 @@ from watchkeeper.security.tokens import (
     list_tokens,
     parse_duration,
     revoke_token,
+    token_document,
 )
 
 __all__ = [
     "ROLES",
+    "STAFF_ROLES",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
@@ -97,5 +100,7 @@ __all__ = [
     "revoke_token",
     "set_password",
     "set_roles",
+    "token_document",
+    "user_document",
     "verify",
 ]

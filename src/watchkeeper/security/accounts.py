@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -118,6 +119,17 @@ def check_password(session: Session, *, name: str, password: str) -> User:
     if user is None or user.password_hash is None or user.disabled:
         raise Unauthenticated("wrong user name or password")
     return user
+
+
+def user_document(user: User) -> dict[str, Any]:
+    """A user as JSON (never the password hash)."""
+    return {
+        "name": user.name,
+        "display_name": user.display_name,
+        "roles": user.role_names,
+        "disabled": user.disabled,
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 def _hash_password(password: str) -> str:

@@ -23,6 +23,8 @@ ROLES: tuple[str, ...] = (
     "partner-node",
 )
 
+STAFF_ROLES: tuple[str, ...] = tuple(role for role in ROLES if role != "partner-node")
+
 
 def check_roles(names: Iterable[str]) -> list[str]:
     """Return the roles sorted and de-duplicated, or fail naming the unknown ones and the valid."""

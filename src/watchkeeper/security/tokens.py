@@ -10,7 +10,8 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -98,6 +99,25 @@ def revoke_token(session: Session, *, clock: Clock, actor: str, token_id: str) -
         session, clock=clock, actor=actor, action="token.revoke", subject=f"token:{token_id}"
     )
     return token
+
+
+def token_document(token: ApiToken, *, user_name: str, now: datetime) -> dict[str, Any]:
+    """A token as JSON, with its state at ``now`` (never its secret or hash)."""
+    if token.revoked_at is not None:
+        state = "revoked"
+    elif token.expires_at <= now:
+        state = "expired"
+    else:
+        state = "active"
+    return {
+        "id": token.id,
+        "user": user_name,
+        "label": token.label,
+        "created_at": token.created_at.isoformat(),
+        "expires_at": token.expires_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "state": state,
+    }
 
 
 def list_tokens(session: Session, *, user_name: str | None = None) -> list[tuple[ApiToken, str]]:

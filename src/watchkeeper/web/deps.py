@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.errors import AuthError, Forbidden, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
-from watchkeeper.security import Principal, authenticate, record
+from watchkeeper.security import STAFF_ROLES, Principal, authenticate, record
 
 
 def node_of(request: Request) -> Node:
@@ -129,17 +129,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-ALL_STAFF = (
-    "admin",
-    "analyst",
-    "responder",
-    "evidence-officer",
-    "poc-officer",
-    "central-authority",
-    "legal-reviewer",
-    "auditor",
-)
-AnyStaff = Annotated[Principal, Depends(require(*ALL_STAFF))]
-AnyPrincipal = Annotated[Principal, Depends(require(*ALL_STAFF, "partner-node"))]
+AnyStaff = Annotated[Principal, Depends(require(*STAFF_ROLES))]
+AnyPrincipal = Annotated[Principal, Depends(require(*STAFF_ROLES, "partner-node"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 Auditor = Annotated[Principal, Depends(require("admin", "auditor"))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -14,6 +15,8 @@ from watchkeeper.security import (
     list_users,
     parse_duration,
     revoke_token,
+    token_document,
+    user_document,
 )
 from watchkeeper.web.deps import Admin, NodeDep
 
@@ -56,6 +59,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"]
 
 
 class IssuedTokenOut(TokenOut):
@@ -68,16 +72,7 @@ class IssuedTokenOut(TokenOut):
 def users(node: NodeDep, principal: Admin) -> list[UserOut]:
     """All users."""
     with node.database.reader() as session:
-        return [
-            UserOut(
-                name=u.name,
-                display_name=u.display_name,
-                roles=u.role_names,
-                disabled=u.disabled,
-                created_at=u.created_at,
-            )
-            for u in list_users(session)
-        ]
+        return [UserOut.model_validate(user_document(u)) for u in list_users(session)]
 
 
 @router.post("/users", status_code=201)
@@ -93,28 +88,16 @@ def create_user(body: UserIn, node: NodeDep, principal: Admin) -> UserOut:
             display_name=body.display_name,
             password=body.password,
         )
-        return UserOut(
-            name=user.name,
-            display_name=user.display_name,
-            roles=user.role_names,
-            disabled=user.disabled,
-            created_at=user.created_at,
-        )
+        return UserOut.model_validate(user_document(user))
 
 
 @router.get("/tokens")
 def tokens(node: NodeDep, principal: Admin, user: str | None = None) -> list[TokenOut]:
     """Tokens, newest first (optionally of one user)."""
+    now = node.clock.now()
     with node.database.reader() as session:
         return [
-            TokenOut(
-                id=t.id,
-                user=name,
-                label=t.label,
-                created_at=t.created_at,
-                expires_at=t.expires_at,
-                revoked_at=t.revoked_at,
-            )
+            TokenOut.model_validate(token_document(t, user_name=name, now=now))
             for t, name in list_tokens(session, user_name=user)
         ]
 
@@ -132,16 +115,8 @@ def issue_token(body: TokenIn, node: NodeDep, principal: Admin) -> IssuedTokenOu
             expires_in=expires_in,
             label=body.label,
         )
-        t = issued.token
-        return IssuedTokenOut(
-            id=t.id,
-            user=body.user,
-            label=t.label,
-            created_at=t.created_at,
-            expires_at=t.expires_at,
-            revoked_at=None,
-            secret=issued.secret,
-        )
+        document = token_document(issued.token, user_name=body.user, now=node.clock.now())
+    return IssuedTokenOut.model_validate({**document, "secret": issued.secret})
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

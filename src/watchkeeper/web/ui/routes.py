@@ -82,6 +82,18 @@ def _page(
     )
 
 
+def _guard(request: Request, *roles: str) -> UiLogin | Response:
+    """The signed-in user holding one of ``roles``; otherwise the login redirect or a 403 page."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    try:
+        login.principal.require(*roles)
+    except Forbidden as exc:
+        return _denied(request, login, exc)
+    return login
+
+
 def _to_login() -> RedirectResponse:
     return RedirectResponse("/ui/login", status_code=303)
 
@@ -194,13 +206,9 @@ def dashboard(request: Request) -> Response:
 @router.get("/audit")
 def audit_page(request: Request, after: int = 0) -> Response:
     """The audit ledger and the state of its hash chain."""
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    try:
-        login.principal.require("admin", "auditor")
-    except Forbidden as exc:
-        return _denied(request, login, exc)
+    login = _guard(request, "admin", "auditor")
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     with node.database.reader() as session:
         result = verify(session)
@@ -211,13 +219,9 @@ def audit_page(request: Request, after: int = 0) -> Response:
 @router.get("/events")
 def events_page(request: Request, after: int = 0) -> Response:
     """The event log."""
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    try:
-        login.principal.require("admin", "auditor")
-    except Forbidden as exc:
-        return _denied(request, login, exc)
+    login = _guard(request, "admin", "auditor")
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     with node.database.reader() as session:
         events = [event_document(e) for e in read_events(session, after=after, limit=200)]
@@ -239,13 +243,9 @@ def peers_page(request: Request) -> Response:
 @router.get("/users")
 def users_page(request: Request, message: str | None = None) -> Response:
     """Users and the form to add one (admin)."""
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    try:
-        login.principal.require("admin")
-    except Forbidden as exc:
-        return _denied(request, login, exc)
+    login = _guard(request, "admin")
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     with node.database.reader() as session:
         users = [(u.name, u.display_name, u.role_names, u.disabled) for u in list_users(session)]
