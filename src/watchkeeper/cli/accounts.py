@@ -7,7 +7,7 @@ import sys
 import click
 
 from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
-from watchkeeper.cli.output import message, print_json, print_table
+from watchkeeper.cli.output import message, print_json, show_rows
 from watchkeeper.security import (
     add_user,
     create_token,
@@ -75,10 +75,7 @@ def user_list(cli: CliContext, as_json: bool) -> None:
     node = cli.node()
     with node.database.reader() as session:
         rows = [user_document(u) for u in list_users(session)]
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(rows, ["name", "display_name", "roles", "disabled"], title="users")
+    show_rows(rows, ["name", "display_name", "roles", "disabled"], as_json=as_json, title="users")
 
 
 @user.command("passwd")
@@ -192,7 +189,4 @@ def token_list(cli: CliContext, user_name: str | None, as_json: bool) -> None:
             token_document(t, user_name=name, now=now)
             for t, name in list_tokens(session, user_name=user_name)
         ]
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(rows, ["id", "user", "label", "expires_at", "state"], title="tokens")
+    show_rows(rows, ["id", "user", "label", "expires_at", "state"], as_json=as_json, title="tokens")

@@ -38,6 +38,21 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     out.print(table)
 
 
+def show_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: bool, title: str
+) -> None:
+    """Rows as one JSON document (``--json``) or as a table of ``columns``."""
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, columns, title=title)
+
+
+def show_record(document: dict[str, Any], *, as_json: bool) -> None:
+    """One object as JSON (``--json``) or as a two-column table of its fields."""
+    show_record(document, as_json=as_json)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -14,7 +14,7 @@ from watchkeeper.bus import (
     request_replay,
 )
 from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
-from watchkeeper.cli.output import message, print_json, print_table
+from watchkeeper.cli.output import message, print_json, print_table, show_rows
 from watchkeeper.security import entry_document, list_entries, record_change, verify
 
 
@@ -88,12 +88,12 @@ def dlq_list(cli: CliContext, as_json: bool) -> None:
             }
             for d in list_dead_letters(session)
         ]
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(
-            rows, ["id", "subscriber", "event_seq", "attempts", "error"], title="dead letters"
-        )
+    show_rows(
+        rows,
+        ["id", "subscriber", "event_seq", "attempts", "error"],
+        as_json=as_json,
+        title="dead letters",
+    )
 
 
 @dlq.command("replay")
@@ -173,7 +173,6 @@ def audit_list(cli: CliContext, after: int, limit: int, action: str | None, as_j
             entry_document(e)
             for e in list_entries(session, after=after, limit=limit, action=action)
         ]
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(rows, ["seq", "at", "actor", "action", "subject", "outcome"], title="audit")
+    show_rows(
+        rows, ["seq", "at", "actor", "action", "subject", "outcome"], as_json=as_json, title="audit"
+    )

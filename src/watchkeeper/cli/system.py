@@ -9,7 +9,7 @@ import click
 import orjson
 
 from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
-from watchkeeper.cli.output import message, print_json, print_table
+from watchkeeper.cli.output import message, print_json, print_table, show_record, show_rows
 from watchkeeper.config import describe_settings
 from watchkeeper.errors import InvalidInput
 from watchkeeper.security import (
@@ -93,10 +93,7 @@ def node_show(cli: CliContext, as_json: bool) -> None:
     """Print the node's public keys and fingerprint (what partners register)."""
     the_node = cli.node()
     document = the_node.identity().document(url=the_node.settings.effective_public_url)
-    if as_json:
-        print_json(document)
-    else:
-        print_table([{"field": k, "value": v} for k, v in document.items()], ["field", "value"])
+    show_record(document, as_json=as_json)
 
 
 @click.group()
@@ -177,10 +174,9 @@ def peer_list(cli: CliContext, as_json: bool) -> None:
     the_node = cli.node()
     with the_node.database.reader() as session:
         rows = [peer_document(p) for p in list_peers(session)]
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(rows, ["code", "name", "country", "url", "fingerprint"], title="peers")
+    show_rows(
+        rows, ["code", "name", "country", "url", "fingerprint"], as_json=as_json, title="peers"
+    )
 
 
 @peer.command("show")
@@ -192,10 +188,7 @@ def peer_show(cli: CliContext, code: str, as_json: bool) -> None:
     the_node = cli.node()
     with the_node.database.reader() as session:
         document = peer_document(get_peer(session, code))
-    if as_json:
-        print_json(document)
-    else:
-        print_table([{"field": k, "value": v} for k, v in document.items()], ["field", "value"])
+    show_record(document, as_json=as_json)
 
 
 @peer.command("remove")
