@@ -50,7 +50,10 @@ def show_rows(
 
 def show_record(document: dict[str, Any], *, as_json: bool) -> None:
     """One object as JSON (``--json``) or as a two-column table of its fields."""
-    show_record(document, as_json=as_json)
+    if as_json:
+        print_json(document)
+    else:
+        print_table([{"field": k, "value": v} for k, v in document.items()], ["field", "value"])
 
 
 def _cell(value: Any) -> str:
