@@ -13,7 +13,11 @@ from watchkeeper.security import create_token, parse_duration, peer_account
 from watchkeeper.testing import issue_token
 
 # The only API routes a partner node's service account may call.
-PARTNER_ALLOWED = {("GET", "/api/v1/whoami"), ("GET", "/api/v1/node")}
+PARTNER_ALLOWED = {
+    ("GET", "/api/v1/whoami"),
+    ("GET", "/api/v1/node"),
+    ("GET", "/api/v1/openapi.json"),
+}
 # A well-formed token (wk_<12 hex>_<43 url-safe>) that no node ever issued.
 UNKNOWN_SECRET = "wk_0123456789ab_" + "A" * 43
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,7 +16,7 @@ from watchkeeper import __version__
 from watchkeeper.config import Settings
 from watchkeeper.node import Node
 from watchkeeper.web.api import router as api_router
-from watchkeeper.web.deps import quick_read
+from watchkeeper.web.deps import AnyPrincipal, quick_read
 from watchkeeper.web.problems import install_problem_handlers, unexpected_problem
 from watchkeeper.web.ui import router as ui_router
 from watchkeeper.workers import run_workers
@@ -86,9 +86,9 @@ def create_app(
         version=__version__,
         summary="Operations platform of a national cyber agency",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,  # served below, behind authentication like every /api route
     )
     app.state.node = node
     install_problem_handlers(app)
@@ -98,6 +98,11 @@ def create_app(
         """Liveness and database reachability; the only route without authentication."""
         await quick_read(owned, owned.database.check)
         return {"status": "ok", "version": __version__}
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    async def openapi(principal: AnyPrincipal) -> JSONResponse:
+        """The OpenAPI description of this node's API."""
+        return JSONResponse(app.openapi())
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
