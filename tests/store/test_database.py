@@ -11,11 +11,12 @@ from sqlalchemy import text
 
 from watchkeeper.bus import models as bus_models
 from watchkeeper.errors import StorageError
+from watchkeeper.intel import models as intel_models
 from watchkeeper.node import Node
 from watchkeeper.security import models as security_models
 from watchkeeper.store import Base, Database, current_revision, upgrade
 
-assert bus_models and security_models  # every table must be on Base.metadata
+assert bus_models and security_models and intel_models  # every table on Base.metadata
 
 
 def test_models_match_migrations(node: Node) -> None:

@@ -8,10 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.store import Base, JSONValue, UTCDateTime
-
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-SeqType = BigInteger().with_variant(Integer(), "sqlite")
+from watchkeeper.store import Base, JSONValue, SeqType, UTCDateTime
 
 
 class Event(Base):

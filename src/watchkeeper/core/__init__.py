@@ -1,15 +1,67 @@
-"""Pure vocabulary shared by every layer: time, identifiers, canonical JSON. No I/O here."""
+"""Pure vocabulary for every layer: time, ids, canonical JSON, TLP, observables. No I/O here."""
 
 from watchkeeper.core.canonical import canonical_json, sha256_hex
 from watchkeeper.core.clock import Clock, FixedClock, SystemClock, utc
 from watchkeeper.core.ids import new_id
+from watchkeeper.core.observables import (
+    KINDS,
+    STIX_PATHS,
+    Observable,
+    from_stix,
+    guess,
+    hash_kind,
+    normalise,
+    parent_domains,
+    refang,
+)
+from watchkeeper.core.tlp import (
+    MARKING_LEVELS,
+    TLP1_MARKING_IDS,
+    TLP2_EXTENSION_ID,
+    TLP2_MARKING_IDS,
+    Pap,
+    Tlp,
+    marking_definition,
+    marking_id,
+    parse_pap,
+    parse_tlp,
+    strictest,
+    tlp_from_marking,
+    tlp_from_marking_definition,
+    tlp_from_misp_tag,
+    tlp_from_misp_tags,
+)
 
 __all__ = [
+    "KINDS",
+    "MARKING_LEVELS",
+    "STIX_PATHS",
+    "TLP1_MARKING_IDS",
+    "TLP2_EXTENSION_ID",
+    "TLP2_MARKING_IDS",
     "Clock",
     "FixedClock",
+    "Observable",
+    "Pap",
     "SystemClock",
+    "Tlp",
     "canonical_json",
+    "from_stix",
+    "guess",
+    "hash_kind",
+    "marking_definition",
+    "marking_id",
     "new_id",
+    "normalise",
+    "parent_domains",
+    "parse_pap",
+    "parse_tlp",
+    "refang",
     "sha256_hex",
+    "strictest",
+    "tlp_from_marking",
+    "tlp_from_marking_definition",
+    "tlp_from_misp_tag",
+    "tlp_from_misp_tags",
     "utc",
 ]
