@@ -1,7 +1,15 @@
 """Threat intelligence: the STIX 2.1 store, imports and exports, TLP, warninglists, scoring."""
 
 from watchkeeper.intel.formats import FORMATS, detect_format
-from watchkeeper.intel.imports import ImportReport, Reject, import_stix
+from watchkeeper.intel.imports import (
+    ImportReport,
+    Item,
+    Reader,
+    Reject,
+    import_stix,
+    run_import,
+    stix_reader,
+)
 from watchkeeper.intel.inputs import Input, expand
 from watchkeeper.intel.lookup import intel_stats, lookup
 from watchkeeper.intel.models import ImportRun, IndicatorValue, Provenance, StixObject
@@ -23,7 +31,9 @@ __all__ = [
     "ImportRun",
     "IndicatorValue",
     "Input",
+    "Item",
     "Provenance",
+    "Reader",
     "Reject",
     "StixObject",
     "Warninglist",
@@ -38,4 +48,6 @@ __all__ = [
     "lookup",
     "parse_warninglist",
     "read_warninglist",
+    "run_import",
+    "stix_reader",
 ]

@@ -92,17 +92,25 @@ class ImportReport:
             self.rejects.append(item)
 
 
-def _stix_items(
-    inputs: Iterable[Input], report: ImportReport, max_bytes: int
-) -> Iterator[tuple[str, int, Any]]:
-    """(file, index, object) for every object of every input; unreadable files are rejected."""
-    for source in inputs:
-        try:
-            with open_input(source, max_bytes=max_bytes) as stream:
-                for index, obj in enumerate(read_objects(stream)):
-                    yield source.name, index, obj
-        except InvalidInput as exc:
-            report.reject(Reject(source.name, None, None, exc.message))
+Item = tuple[str, int, Any]
+"""(file, index, STIX object as a dict): what every importer hands to :func:`run_import`."""
+Reader = Callable[[Callable[[Reject], None]], Iterator[Item]]
+"""Yields the items of an import; calls its argument for whole files it cannot read."""
+
+
+def stix_reader(inputs: Iterable[Input], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Reader:
+    """The items of STIX bundles (files, directories, gzip, stdin)."""
+
+    def read(reject: Callable[[Reject], None]) -> Iterator[Item]:
+        for source in inputs:
+            try:
+                with open_input(source, max_bytes=max_bytes) as stream:
+                    for index, obj in enumerate(read_objects(stream)):
+                        yield source.name, index, obj
+            except InvalidInput as exc:
+                reject(Reject(source.name, None, None, exc.message))
+
+    return read
 
 
 def flag_warninglisted(prepared: list[Prepared], matcher: WarninglistMatcher) -> None:
@@ -127,20 +135,44 @@ def import_stix(
     progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ImportReport:
-    """Import STIX 2.1 (or 2.0) bundles from ``inputs``; the report says what happened.
+    """Import STIX 2.1 (or 2.0) bundles from ``inputs``; the report says what happened."""
+    return run_import(
+        database,
+        clock=clock,
+        actor=actor,
+        source=source,
+        format="stix",
+        reader=stix_reader(inputs, max_bytes=max_bytes),
+        warninglists=warninglists,
+        progress=progress,
+    )
+
+
+def run_import(
+    database: Database,
+    *,
+    clock: Clock,
+    actor: str,
+    source: str,
+    format: str,
+    reader: Reader,
+    warninglists: WarninglistMatcher | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Store the STIX objects ``reader`` yields, in batches; every importer ends here.
 
     Values that hit ``warninglists`` (default: the shipped set) are stored flagged with the
     lists' names, so matching and exports leave them out and analysts see why.
     """
     matcher = warninglists or WarninglistMatcher(default_warninglists())
-    report = ImportReport(id=new_id(), source=source, format="stix")
+    report = ImportReport(id=new_id(), source=source, format=format)
     started = time.perf_counter()
     with database.transaction() as session:
         session.add(
             ImportRun(
                 id=report.id,
                 source=source,
-                format="stix",
+                format=format,
                 actor=actor,
                 started_at=clock.now(),
                 status="running",
@@ -148,7 +180,7 @@ def import_stix(
                 rejects=[],
             )
         )
-    items = _stix_items(inputs, report, max_bytes)
+    items = reader(report.reject)
     done = 0
     while batch := first(items, BATCH):
         prepared: list[Prepared] = []
@@ -195,6 +227,6 @@ def import_stix(
             actor=actor,
             action="intel.import",
             subject=f"import:{report.id}",
-            detail={"source": source, "format": "stix", **report.counts},
+            detail={"source": source, "format": format, **report.counts},
         )
     return report
