@@ -19,7 +19,7 @@ from watchkeeper.errors import InvalidInput, WatchkeeperError
 from watchkeeper.intel.bundles import first, read_objects
 from watchkeeper.intel.inputs import DEFAULT_MAX_BYTES, Input, open_input
 from watchkeeper.intel.models import ImportRun
-from watchkeeper.intel.stix import Prepared, prepare
+from watchkeeper.intel.stix import Prepared, identify
 from watchkeeper.intel.store import store_batch
 from watchkeeper.intel.warninglist_files import default_warninglists
 from watchkeeper.intel.warninglists import WarninglistMatcher
@@ -187,7 +187,7 @@ def run_import(
         places: list[tuple[str, int]] = []
         for name, index, obj in batch:
             try:
-                prepared.append(prepare(obj))
+                prepared.append(identify(obj))
                 places.append((name, index))
             except WatchkeeperError as exc:
                 identifier = obj.get("id") if isinstance(obj, dict) else None
@@ -199,9 +199,13 @@ def run_import(
                         exc.message,
                     )
                 )
-        flag_warninglisted(prepared, matcher)
         with database.transaction() as session:
-            outcome = store_batch(session, batch=prepared, import_id=report.id)
+            outcome = store_batch(
+                session,
+                batch=prepared,
+                import_id=report.id,
+                on_new=lambda new: flag_warninglisted(new, matcher),
+            )
             report.warninglisted += outcome.warninglisted
             report.created += outcome.created
             report.updated += outcome.updated

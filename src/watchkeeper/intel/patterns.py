@@ -25,6 +25,8 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+# The shape of most indicators in national feeds, recognised by one regex.
+_SINGLE = re.compile(rf"\[\s*([a-z0-9-]+:[A-Za-z0-9_.'-]+)\s*=\s*({_QUOTED})\s*\]")
 _STRING = re.compile(_QUOTED)
 _UNESCAPE = re.compile(r"\\(.)")
 
@@ -43,6 +45,10 @@ def _strings(text: str) -> list[str]:
 
 def _fast(pattern: str) -> list[tuple[str, list[str]]] | None:
     """Comparisons of a pattern of plain =/IN comparisons joined by OR/AND, else None."""
+    single = _SINGLE.fullmatch(pattern)
+    if single is not None:
+        quoted = single.group(2)[1:-1]
+        return [(single.group(1), [_UNESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted])]
     comparisons: list[tuple[str, list[str]]] = []
     position, expect = 0, "open"
     end = len(pattern)

@@ -75,22 +75,58 @@ class Prepared:
     matchable: bool | None
     content_hash: str
     doc: str
-    values: tuple[Observable, ...]
+    values: tuple[Observable, ...] = ()
     # Per value: names of the warninglists it hits, comma-separated (set by the importer).
     warninglists: tuple[str | None, ...] = ()
+    # The parsed object, until :func:`complete` has reduced it to values.
+    source: dict[str, Any] | None = None
+
+
+_SEEN_TIMESTAMPS: dict[str, str] = {}
 
 
 def timestamp(value: Any, *, field: str) -> str:
-    """A STIX timestamp in one text form (microseconds, Z), so equal instants compare equal."""
+    """A STIX timestamp in one text form (microseconds, Z), so equal instants compare equal.
+
+    Feeds repeat timestamps (created = modified = valid_from, whole batches at one instant),
+    so results are remembered (a bounded table, cleared when full).
+    """
+    known = _SEEN_TIMESTAMPS.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     match = TIMESTAMP.match(value) if isinstance(value, str) else None
     if match is None:
         raise InvalidInput(f"{field}: not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)", field=field)
     fraction = (match.group(2) or "")[:6].ljust(6, "0")
-    return f"{match.group(1)}.{fraction}Z"
+    if len(_SEEN_TIMESTAMPS) > 100_000:
+        _SEEN_TIMESTAMPS.clear()
+    normal = _SEEN_TIMESTAMPS[value] = f"{match.group(1)}.{fraction}Z"
+    return normal
 
 
 def prepare(obj: Any) -> Prepared:
-    """Check one object and build its row; ``InvalidInput`` names the field that is wrong.
+    """Check one object and build its complete row (:func:`identify` then :func:`complete`)."""
+    prepared = identify(obj)
+    complete(prepared)
+    return prepared
+
+
+def complete(prepared: Prepared) -> None:
+    """Reduce the object to its observable values (indicator patterns, observable objects).
+
+    Kept apart from :func:`identify` because it is the costly part, and a version that is
+    already stored (a re-import) never needs it. ``InvalidInput`` for a bad pattern.
+    """
+    if prepared.source is None:
+        return
+    prepared.values, prepared.matchable = _values(prepared.type, prepared.source)
+    prepared.source = None
+
+
+def identify(obj: Any) -> Prepared:
+    """Check one object and build its row, values not yet extracted (see :func:`complete`).
+
+    ``InvalidInput`` names the field that is wrong.
 
     STIX 2.1 requires ``spec_version`` on every domain and relationship object, so one without
     it is STIX 2.0: it is stored as 2.1 with ``spec_version`` set, which is what upgrading
@@ -135,7 +171,6 @@ def prepare(obj: Any) -> Prepared:
         raise InvalidInput(
             f"object of {len(data)} bytes exceeds the {MAX_OBJECT_BYTES}-byte limit", field="object"
         )
-    values, matchable = _values(kind, obj)
     return Prepared(
         id=match.group(0),
         type=kind,
@@ -145,10 +180,10 @@ def prepare(obj: Any) -> Prepared:
         revoked=obj.get("revoked") is True,
         confidence=confidence,
         tlp=level.value if level is not None else None,
-        matchable=matchable,
+        matchable=None,
         content_hash=sha256_hex(data),
         doc=data.decode(),
-        values=values,
+        source=obj,
     )
 
 

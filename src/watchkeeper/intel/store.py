@@ -9,13 +9,14 @@ tuples: this is the hot path of every import (benchmarks/intel_ingest.py).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from watchkeeper.intel.stix import Prepared
+from watchkeeper.errors import InvalidInput
+from watchkeeper.intel.stix import Prepared, complete
 from watchkeeper.store import serialize
 
 OBJECT_LOCK = "watchkeeper.intel.objects"
@@ -61,8 +62,19 @@ def _existing(
     return versions, current
 
 
-def store_batch(session: Session, *, batch: Sequence[Prepared], import_id: str) -> BatchOutcome:
-    """Store a batch in the session's transaction (the caller commits)."""
+def store_batch(
+    session: Session,
+    *,
+    batch: Sequence[Prepared],
+    import_id: str,
+    on_new: Callable[[list[Prepared]], None] | None = None,
+) -> BatchOutcome:
+    """Store a batch of identified objects in the session's transaction (the caller commits).
+
+    Versions already stored only gain provenance. New ones are completed here (values
+    extracted; a bad pattern is rejected with its place) and handed to ``on_new`` (warninglist
+    flags) before they are written, so a re-import skips the costly part.
+    """
     serialize(session, OBJECT_LOCK)
     connection = session.connection()
     outcome = BatchOutcome()
@@ -89,9 +101,12 @@ def store_batch(session: Session, *, batch: Sequence[Prepared], import_id: str) 
                     )
                 )
             continue
+        try:
+            complete(prepared)
+        except InvalidInput as exc:
+            outcome.rejects.append((position, prepared.id, exc.message))
+            continue
         seq, next_seq = next_seq, next_seq + 1
-        if any(prepared.warninglists):
-            outcome.warninglisted += 1
         versions[(prepared.id, prepared.modified)] = (seq, prepared.content_hash)
         new.append((seq, prepared))
         provenance.append((seq, import_id))
@@ -103,6 +118,9 @@ def store_batch(session: Session, *, batch: Sequence[Prepared], import_id: str) 
         if newest is None or prepared.modified > newest[1]:
             current[prepared.id] = (seq, prepared.modified)
     if new:
+        if on_new is not None:
+            on_new([p for _, p in new])
+        outcome.warninglisted += sum(1 for _, p in new if any(p.warninglists))
         _insert(connection, new, current, before)
     if provenance:
         connection.exec_driver_sql(
