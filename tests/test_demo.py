@@ -17,6 +17,7 @@ CORE_STEPS = (
     "staff accounts",
     "partner node",
     "API token",
+    "intelligence sample",
     "events delivered",
     "audit ledger intact",
     "health",

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from watchkeeper.config import load_settings
 from watchkeeper.errors import NotFound, WatchkeeperError
+from watchkeeper.intel import expand, import_stix, lookup
+from watchkeeper.intel.synthetic import indicators, write_bundle
 from watchkeeper.node import Node
 from watchkeeper.security import (
     add_peer,
@@ -40,6 +42,7 @@ from watchkeeper.web import create_app
 DEMO_CODE, DEMO_NAME, DEMO_COUNTRY = "ZZ-CERT", "Demo National CERT", "ZZ"
 PARTNER_CODE, PARTNER_NAME, PARTNER_COUNTRY = "YY-CERT", "Demo Partner CERT", "YY"
 ADMIN = "admin"
+SAMPLE_INDICATORS = 2000
 ACTOR = "demo:script"
 STAFF = (
     ("amira", "Amira Analyst", ("analyst",)),
@@ -171,6 +174,28 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         demo.token = issued.secret
         return f"token {issued.token.id} for {ADMIN}, 7 days"
 
+    def intelligence() -> str:
+        sample = node.data_dir / "samples" / "demo-bundle.json"
+        if not sample.exists():
+            sample.parent.mkdir(parents=True, exist_ok=True)
+            write_bundle(sample, indicators(SAMPLE_INDICATORS, seed=2026), seed=2026)
+        report = import_stix(
+            node.database,
+            clock=node.clock,
+            actor=ACTOR,
+            inputs=expand([str(sample)]),
+            source="feed:demo-sample",
+        )
+        assert report.rejected == 0, f"{report.rejected} objects rejected"
+        probe = next(iter(indicators(1, seed=2026)))["pattern"].split("'")[-2]
+        with node.database.reader() as session:
+            hits = lookup(session, value=probe)
+        assert hits, f"look-up of {probe} found nothing"
+        return (
+            f"{report.created} created, {report.unchanged} unchanged, "
+            f"{report.warninglisted} warninglisted; {probe} found"
+        )
+
     def deliver() -> str:
         report = node.dispatcher.run_once()
         assert report.failed == 0, f"{report.failed} deliveries failed"
@@ -185,6 +210,7 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("staff accounts", staff),
         ("partner node", partner),
         ("API token", token),
+        ("intelligence sample", intelligence),
         ("events delivered", deliver),
         ("audit ledger intact", lambda: _verified(node)),
     ):
