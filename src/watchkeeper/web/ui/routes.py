@@ -7,14 +7,11 @@ token is the one stored with the session. The session cookie is HttpOnly and Sam
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse, Response
 
-from watchkeeper import __version__
 from watchkeeper.bus import event_counts, event_document, read_events
 from watchkeeper.errors import Forbidden, NotFound, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
@@ -30,72 +27,26 @@ from watchkeeper.security import (
     open_session,
     peer_document,
     record,
-    resolve_session,
     set_password,
     verify,
 )
 from watchkeeper.security.roles import ROLES
 from watchkeeper.web.deps import node_of
-from watchkeeper.web.ui.areas import AREAS, AREAS_BY_SLUG
+from watchkeeper.web.ui.areas import AREAS_BY_SLUG
+from watchkeeper.web.ui.pages import (
+    SESSION_COOKIE,
+    denied,
+    guard,
+    page,
+    signed_in,
+    to_login,
+)
 
-SESSION_COOKIE = "wk_session"
 LOGIN_CSRF_COOKIE = "wk_login_csrf"
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Field = Annotated[str, Form()]
 # Defaults to "" so a missing token reaches the handler's own check and its HTML answer.
 Csrf = Annotated[str, Form()]
-
-
-def _login(request: Request) -> UiLogin | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    node = node_of(request)
-    try:
-        with node.database.reader() as session:
-            return resolve_session(session, clock=node.clock, cookie=cookie)
-    except Unauthenticated:
-        return None
-
-
-def _page(
-    request: Request, template: str, login: UiLogin | None, status: int = 200, **context: Any
-) -> HTMLResponse:
-    node = node_of(request)
-    try:
-        identity = node.identity()
-        node_label = f"{identity.code} · {identity.name}"
-    except NotFound:
-        node_label = "uninitialised node"
-    return templates.TemplateResponse(
-        request,
-        template,
-        {
-            "login": login,
-            "areas": AREAS,
-            "node_label": node_label,
-            "version": __version__,
-            **context,
-        },
-        status_code=status,
-    )
-
-
-def _guard(request: Request, *roles: str) -> UiLogin | Response:
-    """The signed-in user holding one of ``roles``; otherwise the login redirect or a 403 page."""
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    try:
-        login.principal.require(*roles)
-    except Forbidden as exc:
-        return _denied(request, login, exc)
-    return login
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/ui/login", status_code=303)
 
 
 def _check_csrf(login: UiLogin, token: str) -> None:
@@ -103,14 +54,10 @@ def _check_csrf(login: UiLogin, token: str) -> None:
         raise Forbidden("the form's CSRF token is missing or stale; reload the page")
 
 
-def _denied(request: Request, login: UiLogin, exc: WatchkeeperError) -> HTMLResponse:
-    return _page(request, "error.html", login, status=exc.status, error=exc)
-
-
 def _login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
     """The login form with a fresh double-submit CSRF token (cookie and hidden field)."""
     token = secrets.token_urlsafe(32)
-    response = _page(request, "login.html", None, status=status, csrf=token, error=error)
+    response = page(request, "login.html", None, status=status, csrf=token, error=error)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login"
     )
@@ -175,18 +122,18 @@ def login_submit(
 @router.post("/logout")
 def logout(request: Request, csrf: Csrf = "") -> Response:
     """Close the session."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     try:
         _check_csrf(login, csrf)
     except Forbidden as exc:
-        return _denied(request, login, exc)
+        return denied(request, login, exc)
     node = node_of(request)
     with node.database.transaction() as session:
         close_session(session, cookie=login.cookie)
         record(session, clock=node.clock, actor=login.principal.actor, action="ui.logout")
-    response = _to_login()
+    response = to_login()
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -194,62 +141,62 @@ def logout(request: Request, csrf: Csrf = "") -> Response:
 @router.get("/")
 def dashboard(request: Request) -> Response:
     """Overview: this node, event counts, newest events."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     node = node_of(request)
     with node.database.reader() as session:
         counts = [(c.type, c.count, c.last_at) for c in event_counts(session)]
-    return _page(request, "dashboard.html", login, counts=counts)
+    return page(request, "dashboard.html", login, counts=counts)
 
 
 @router.get("/audit")
 def audit_page(request: Request, after: int = 0) -> Response:
     """The audit ledger and the state of its hash chain."""
-    login = _guard(request, "admin", "auditor")
+    login = guard(request, "admin", "auditor")
     if isinstance(login, Response):
         return login
     node = node_of(request)
     with node.database.reader() as session:
         result = verify(session)
         entries = [entry_document(e) for e in list_entries(session, after=after, limit=200)]
-    return _page(request, "audit.html", login, result=result, entries=entries)
+    return page(request, "audit.html", login, result=result, entries=entries)
 
 
 @router.get("/events")
 def events_page(request: Request, after: int = 0) -> Response:
     """The event log."""
-    login = _guard(request, "admin", "auditor")
+    login = guard(request, "admin", "auditor")
     if isinstance(login, Response):
         return login
     node = node_of(request)
     with node.database.reader() as session:
         events = [event_document(e) for e in read_events(session, after=after, limit=200)]
-    return _page(request, "events.html", login, events=events)
+    return page(request, "events.html", login, events=events)
 
 
 @router.get("/peers")
 def peers_page(request: Request) -> Response:
     """Partner nodes."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     node = node_of(request)
     with node.database.reader() as session:
         peers = [peer_document(p) for p in list_peers(session)]
-    return _page(request, "peers.html", login, peers=peers)
+    return page(request, "peers.html", login, peers=peers)
 
 
 @router.get("/users")
 def users_page(request: Request, message: str | None = None) -> Response:
     """Users and the form to add one (admin)."""
-    login = _guard(request, "admin")
+    login = guard(request, "admin")
     if isinstance(login, Response):
         return login
     node = node_of(request)
     with node.database.reader() as session:
         users = [(u.name, u.display_name, u.role_names, u.disabled) for u in list_users(session)]
-    return _page(request, "users.html", login, users=users, roles=ROLES, message=message)
+    return page(request, "users.html", login, users=users, roles=ROLES, message=message)
 
 
 @router.post("/users")
@@ -262,9 +209,9 @@ def users_add(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a user from the form."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     node = node_of(request)
     try:
         _check_csrf(login, csrf)
@@ -280,25 +227,25 @@ def users_add(
                 password=password or None,
             )
     except WatchkeeperError as exc:
-        return _denied(request, login, exc)
+        return denied(request, login, exc)
     return RedirectResponse(f"/ui/users?message=added+{name}", status_code=303)
 
 
 @router.get("/account")
 def account_page(request: Request, message: str | None = None) -> Response:
     """The signed-in user's account."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
-    return _page(request, "account.html", login, message=message)
+        return to_login()
+    return page(request, "account.html", login, message=message)
 
 
 @router.post("/account/password")
 def account_password(request: Request, current: Field, new: Field, csrf: Csrf = "") -> Response:
     """Change one's own password."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     node = node_of(request)
     try:
         _check_csrf(login, csrf)
@@ -312,17 +259,17 @@ def account_password(request: Request, current: Field, new: Field, csrf: Csrf = 
                 password=new,
             )
     except WatchkeeperError as exc:
-        return _denied(request, login, exc)
+        return denied(request, login, exc)
     return RedirectResponse("/ui/account?message=password+changed", status_code=303)
 
 
 @router.get("/{slug}")
 def area_page(request: Request, slug: str) -> Response:
     """An area's page."""
-    login = _login(request)
+    login = signed_in(request)
     if login is None:
-        return _to_login()
+        return to_login()
     area = AREAS_BY_SLUG.get(slug)
     if area is None:
-        return _denied(request, login, NotFound(f"no page {slug!r}"))
-    return _page(request, "area.html", login, area=area)
+        return denied(request, login, NotFound(f"no page {slug!r}"))
+    return page(request, "area.html", login, area=area)
