@@ -96,3 +96,50 @@ def test_cli_import_lookup_stats(
     assert json.loads(stats.stdout)["objects"][0]["current"] == 1
     again = runner.invoke(cli, ["intel", "import", str(path), "--format", "stix"])
     assert "1 unchanged" in again.stderr
+
+
+def test_api_and_ui_lookup(stored: Node) -> None:
+    from fastapi.testclient import TestClient
+
+    from watchkeeper.security import add_user
+    from watchkeeper.testing import issue_token
+    from watchkeeper.web import create_app
+
+    client = TestClient(create_app(node=stored))
+    analyst = {"Authorization": f"Bearer {issue_token(stored, name='amira', roles=['analyst'])}"}
+    auditor = {"Authorization": f"Bearer {issue_token(stored, name='ledger', roles=['auditor'])}"}
+    found = client.get("/api/v1/intel/lookup", params={"value": "x.evil-site.org"}, headers=analyst)
+    assert found.status_code == 200
+    assert [hit["value"] for hit in found.json()] == ["evil-site.org"]
+    assert (
+        client.get("/api/v1/intel/lookup", params={"value": "x"}, headers=auditor).status_code
+        == 403
+    )
+    bad = client.get("/api/v1/intel/lookup", params={"value": "???"}, headers=analyst)
+    assert bad.status_code == 422
+    assert client.get("/api/v1/intel/stats", headers=analyst).json()["objects"][0]["current"] == 3
+
+    with stored.database.transaction() as session:
+        add_user(
+            session,
+            clock=stored.clock,
+            actor="t",
+            name="duty",
+            roles=["responder"],
+            password="correct horse battery",
+        )
+    form = client.get("/ui/login")
+    client.post(
+        "/ui/login",
+        data={
+            "name": "duty",
+            "password": "correct horse battery",
+            "csrf": form.cookies["wk_login_csrf"],
+        },
+    )
+    page = client.get("/ui/intel", params={"q": "203.0.113.9"})
+    assert page.status_code == 200
+    assert "203.0.113.0/24" in page.text
+    assert "<h1>Intelligence</h1>" in page.text
+    assert "not a value" not in page.text
+    assert "Nothing in the store" in client.get("/ui/intel", params={"q": "192.0.2.55"}).text

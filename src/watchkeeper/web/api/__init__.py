@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from watchkeeper.web.api import accounts, audit, events, peers, system
+from watchkeeper.web.api import accounts, audit, events, intel, peers, system
 
 router = APIRouter(prefix="/api/v1")
-for module in (system, accounts, audit, events, peers):
+for module in (system, accounts, audit, events, peers, intel):
     router.include_router(module.router)
 
 __all__ = ["router"]

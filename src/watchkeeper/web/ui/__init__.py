@@ -1,5 +1,12 @@
 """The server-rendered UI shell: login, navigation for every area, admin and audit pages."""
 
-from watchkeeper.web.ui.routes import router
+from fastapi import APIRouter
+
+from watchkeeper.web.ui import intel, routes
+
+router = APIRouter()
+# Area pages first: the generic /ui/{slug} page of routes answers for areas not yet built.
+router.include_router(intel.router)
+router.include_router(routes.router)
 
 __all__ = ["router"]

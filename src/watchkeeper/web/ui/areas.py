@@ -20,6 +20,7 @@ AREAS: tuple[Area, ...] = (
         "intel",
         "Intelligence",
         "Collect, clean, score and correlate indicators; STIX 2.1 and MISP.",
+        available=True,
     ),
     Area("detect", "Detection", "Match national telemetry against intelligence and Sigma rules."),
     Area("respond", "Response", "Alerts become cases; playbooks act; people approve."),
