@@ -11,8 +11,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from watchkeeper.core.observables import Observable, guess, parent_domains, refang
 from watchkeeper.errors import InvalidInput
@@ -45,6 +46,22 @@ def candidates(observable: Observable) -> list[tuple[str, str]]:
     elif kind == "email":
         found += [("domain", parent) for parent in parent_domains(value.rsplit("@", 1)[1])]
     return found
+
+
+def _any_of(pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """``kind = k AND value IN (...)`` per kind, OR-ed: each branch is an index search.
+
+    (A row-value ``(kind, value) IN (...)`` makes SQLite scan the whole index.)
+    """
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in pairs:
+        by_kind.setdefault(kind, []).append(value)
+    return or_(
+        *(
+            and_(IndicatorValue.kind == kind, IndicatorValue.value.in_(values))
+            for kind, values in by_kind.items()
+        )
+    )
 
 
 def lookup(session: Session, *, value: str) -> list[dict[str, Any]]:
@@ -81,7 +98,7 @@ def lookup(session: Session, *, value: str) -> list[dict[str, Any]]:
             sources.scalar_subquery().label("sources"),
         )
         .join(StixObject, StixObject.seq == IndicatorValue.object_seq)
-        .where(tuple_(IndicatorValue.kind, IndicatorValue.value).in_(pairs))
+        .where(_any_of(pairs))
         .order_by(StixObject.modified.desc())
     )
     return [dict(row._mapping) for row in rows]
