@@ -95,3 +95,19 @@ class Provenance(Base):
     import_id: Mapped[str] = mapped_column(
         ForeignKey("intel_imports.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class MispFeedEvent(Base):
+    """The manifest timestamp of each event last read from a MISP feed, for incremental pulls.
+
+    A pull reads only the events whose ``manifest.json`` timestamp differs from the one kept
+    here, so a feed of thousands of events costs one manifest read when nothing changed.
+    """
+
+    __tablename__ = "intel_misp_feed_events"
+
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    import_id: Mapped[str] = mapped_column(String(36))
+    pulled_at: Mapped[datetime] = mapped_column(UTCDateTime())
