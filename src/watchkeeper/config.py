@@ -25,6 +25,13 @@ from watchkeeper.errors import ConfigError
 ENV_PREFIX = "WATCHKEEPER_"
 CONFIG_FILE_ENV = "WATCHKEEPER_CONFIG"
 DEFAULT_CONFIG_FILE = "watchkeeper.toml"
+# Days an indicator of each value kind stays useful without a new sighting: addresses are
+# reassigned within weeks, domains and URLs last longer, a file hash never changes meaning.
+DEFAULT_LIFETIMES: dict[str, float] = {
+    "ipv4": 30, "ipv6": 30, "cidr4": 90, "cidr6": 90, "url": 60, "domain": 180,
+    "email": 180, "md5": 3650, "sha1": 3650, "sha256": 3650, "sha512": 3650,
+    "asn": 365, "mac": 365, "default": 365,
+}  # fmt: skip
 
 
 def config_file_path() -> Path:
@@ -90,6 +97,47 @@ class Settings(BaseSettings):
         "node when several nodes share one NATS cluster.",
     )
 
+    intel_source_reliability: dict[str, int] = Field(
+        default_factory=dict,
+        description="Reliability (0-100) of intelligence sources, by provenance source "
+        '("feed:abuse") or prefix ("peer:"); the longest matching key wins, unknown '
+        "sources get intel_default_reliability. An indicator takes its best source's.",
+    )
+    intel_default_reliability: int = Field(
+        50, ge=0, le=100, description="Reliability of a source intel_source_reliability omits."
+    )
+    intel_lifetimes: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_LIFETIMES),
+        description="Days an indicator stays scored, per value kind (ipv4, cidr4, domain, url, "
+        "email, md5, sha256...; 'default' for the others) unless it has valid_until; "
+        "keys given here override the built-in table.",
+    )
+    intel_decay_speed: float = Field(
+        0.3,
+        gt=0.0,
+        le=10.0,
+        description="Decay speed of the polynomial decay score = base * (1 - (t/lifetime)^"
+        "(1/speed)): below 1 the score holds, then falls near the end of the lifetime; "
+        "above 1 it falls early.",
+    )
+    intel_sighting_bonus: float = Field(
+        5.0, ge=0.0, le=100.0, description="Base score points added per recent sighting."
+    )
+    intel_sighting_cap: float = Field(
+        25.0, ge=0.0, le=100.0, description="Most points sightings add to the base score."
+    )
+    intel_false_positive_factor: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Factor applied to the base score per false-positive report.",
+    )
+    intel_trusted_reporters: list[str] = Field(
+        default_factory=lambda: ["local:"],
+        description="Provenance sources (or prefixes) whose false-positive reports set the "
+        "score to 0; default: this node's own analysts (local:).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -98,6 +146,20 @@ class Settings(BaseSettings):
         raw = value.get_secret_value()
         if not raw.startswith(("sqlite", "postgresql")):
             raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("intel_lifetimes")
+    @classmethod
+    def _complete_lifetimes(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(days <= 0 for days in value.values()):
+            raise ValueError("lifetimes are positive numbers of days")
+        return {**DEFAULT_LIFETIMES, **value}
+
+    @field_validator("intel_source_reliability")
+    @classmethod
+    def _reliability_range(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(not 0 <= level <= 100 for level in value.values()):
+            raise ValueError("reliability is 0 to 100")
         return value
 
     @classmethod

@@ -516,7 +516,10 @@ def test_cli_export(
     runner = CliRunner()
     imported = runner.invoke(cli, ["intel", "import", str(write(bundle(*_sample())))])
     assert imported.exit_code == 0, imported.output
-    listed = runner.invoke(cli, ["intel", "export", "--format", "text", "--kind", "domain"])
+    # The CLI runs on the wall clock: samples dated 2026-03 may have decayed by now.
+    listed = runner.invoke(
+        cli, ["intel", "export", "--format", "text", "--kind", "domain", "--include-expired"]
+    )
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.splitlines() == ["evil-site.org", "new-version.net"]
     assert "2 values written" in listed.stderr
@@ -526,7 +529,7 @@ def test_cli_export(
         cli,
         [
             *("intel", "export", "--format", "stix", "--since", "2026-03-05", "-o", str(target)),
-            *("--tlp-max", "amber+strict", "--type", "indicator", "--json"),
+            *("--tlp-max", "amber+strict", "--type", "indicator", "--json", "--include-expired"),
         ],
     )
     assert saved.exit_code == 0, saved.output

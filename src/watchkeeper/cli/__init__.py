@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from watchkeeper import __version__
 from watchkeeper.cli.accounts import token, user
 from watchkeeper.cli.context import CliContext
+from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
 from watchkeeper.cli.output import message
 from watchkeeper.cli.records import audit, events
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.call_on_close(state.close)
 
 
-for command in (config, db, events, user, token, audit, node, peer, intel, serve, demo):
+for command in (config, db, events, user, token, audit, node, peer, intel, feeds, serve, demo):
     cli.add_command(command)
 
 

@@ -19,18 +19,27 @@ from watchkeeper.intel import (
     FORMATS,
     ExportFilters,
     ExportReport,
+    FeedDefinition,
+    FeedSpec,
     ImportReport,
+    builtin_definition,
     detect_format,
     expand,
     export,
     export_misp_event,
     export_misp_feed,
+    get_feed,
     import_misp,
     import_misp_feed,
     import_stix,
+    import_text,
     intel_stats,
     lookup,
+    parse_definition,
 )
+from watchkeeper.intel.lookup import explain_score
+from watchkeeper.intel.scoring import ScoringPolicy
+from watchkeeper.intel.sightings import record_sighting, report_false_positive, resolve
 from watchkeeper.node import Node
 
 
@@ -49,19 +58,33 @@ def intel() -> None:
     help="Input format (auto detects it per import).",
 )
 @click.option("--feed", default=None, help="Name of the feed this data comes from.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["auto", *KINDS]),
+    help="csv/text: kind of every value (default: that of the --feed definition, else auto).",
+)
+@click.option("--tlp", help="csv/text: TLP 2.0 level of the indicators (STIX/MISP: refused).")
 @json_option
 @pass_cli
 @audit_failures("intel.import")
 def intel_import(
-    cli: CliContext, paths: tuple[str, ...], fmt: str, feed: str | None, as_json: bool
+    cli: CliContext,
+    paths: tuple[str, ...],
+    fmt: str,
+    feed: str | None,
+    kind: str | None,
+    tlp: str | None,
+    as_json: bool,
 ) -> None:
     """Import files, directories, gzip or stdin (-); prints created/updated/unchanged/rejected."""
     inputs = expand(list(paths))
     if fmt == "auto":
         fmt = detect_format(inputs)
-    if fmt not in ("stix", "misp", "misp-feed"):
+    if fmt not in ("csv", "text") and (kind or tlp):
         raise InvalidInput(
-            f"format {fmt} is not supported yet; supported: stix, misp, misp-feed", field="format"
+            "--type and --tlp apply to csv and text imports; STIX and MISP carry their own",
+            field="format",
         )
     feed_dir = Path(paths[0])
     if fmt == "misp-feed" and (len(paths) != 1 or not feed_dir.is_dir()):
@@ -93,6 +116,16 @@ def intel_import(
                 feed_name=feed or feed_dir.name,
                 progress=progress,
             )
+        elif fmt in ("csv", "text"):
+            report = import_text(
+                node.database,
+                clock=node.clock,
+                actor=actor,
+                inputs=inputs,
+                definition=_text_definition(node, fmt=fmt, feed=feed, kind=kind, tlp=tlp),
+                source=source,
+                progress=progress,
+            )
         else:
             importer = import_misp if fmt == "misp" else import_stix
             report = importer(
@@ -106,6 +139,21 @@ def intel_import(
     _summary(report, as_json=as_json)
     if report.rejected:
         sys.exit(1)
+
+
+def _text_definition(
+    node: Node, *, fmt: str, feed: str | None, kind: str | None, tlp: str | None
+) -> FeedSpec:
+    """A registered --feed's definition (if it reads this format), else the format's template."""
+    spec: FeedSpec | None = None
+    if feed is not None:
+        with node.database.reader() as session:
+            if session.get(FeedDefinition, feed) is not None:
+                spec = get_feed(session, name=feed)
+    document = (spec if spec and spec.format == fmt else builtin_definition(fmt)).document()
+    overrides = {"name": feed, "type": kind, "tlp": tlp}
+    document.update({key: value for key, value in overrides.items() if value is not None})
+    return parse_definition(document, where="intel import")
 
 
 def _summary(report: ImportReport, *, as_json: bool) -> None:
@@ -134,10 +182,15 @@ def intel_lookup(cli: CliContext, value: str, as_json: bool) -> None:
     """Every stored object that carries VALUE (normalised), including parent domains and CIDRs."""
     node = cli.node()
     with node.database.reader() as session:
-        hits = lookup(session, value=value)
+        hits = lookup(
+            session,
+            value=value,
+            policy=ScoringPolicy.from_settings(node.settings),
+            now=node.clock.now(),
+        )
     show_rows(
         hits,
-        ["kind", "value", "id", "type", "tlp", "confidence", "matchable"],
+        ["kind", "value", "id", "type", "tlp", "confidence", "score", "sightings", "matchable"],
         as_json=as_json,
         title="matches",
     )
@@ -150,12 +203,19 @@ def intel_stats_command(cli: CliContext, as_json: bool) -> None:
     """Counts of stored objects by type, and of indexed values by kind."""
     node = cli.node()
     with node.database.reader() as session:
-        stats = intel_stats(session)
+        stats = intel_stats(
+            session, policy=ScoringPolicy.from_settings(node.settings), now=node.clock.now()
+        )
     if as_json:
         print_json(stats)
     else:
         show_rows(stats["objects"], ["type", "current", "versions"], as_json=False, title="objects")
         show_rows(stats["values"], ["kind", "values"], as_json=False, title="values")
+        counts = stats["indicators"]
+        message(
+            f"indicators: {counts['live']} live, {counts['expired']} expired, "
+            f"{counts['decayed']} decayed"
+        )
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -215,6 +275,12 @@ def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> d
     "--include-unmatchable", is_flag=True, help="Also indicators not reducible to values."
 )
 @click.option("--all-versions", is_flag=True, help="Every stored version, not only current ones.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 100),
+    help="Only indicators scoring at least this (decay, sightings, false positives).",
+)
+@click.option("--include-expired", is_flag=True, help="Also indicators whose score fell to 0.")
 @click.option("--report", "report_id", help="misp: export this STIX report as one MISP event.")
 @click.option(
     "--feed-dir",
@@ -236,6 +302,8 @@ def intel_export(
     include_revoked: bool,
     include_unmatchable: bool,
     all_versions: bool,
+    min_score: float | None,
+    include_expired: bool,
     report_id: str | None,
     feed_dir: Path | None,
     as_json: bool,
@@ -258,6 +326,8 @@ def intel_export(
         include_revoked=include_revoked,
         include_unmatchable=include_unmatchable,
         all_versions=all_versions,
+        min_score=min_score,
+        include_expired=include_expired,
     )
     node = cli.node()
     actor = cli.principal.actor
@@ -281,6 +351,7 @@ def intel_export(
             format=fmt,
             target=click.get_binary_stream("stdout"),
             filters=filters,
+            scoring=ScoringPolicy.from_settings(node.settings),
         )
     else:
         report = _export_to_file(
@@ -364,8 +435,98 @@ def _export_to_file(
                 target=target,
                 filters=filters,
                 progress=lambda done: progress.update(task, completed=done),
+                scoring=ScoringPolicy.from_settings(node.settings),
             )
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
     return report
+
+
+@intel.command("sighting")
+@click.argument("target", metavar="VALUE_OR_ID")
+@click.option("--count", type=click.IntRange(1), default=1, show_default=True, help="Times seen.")
+@click.option("--where", help="Where it was seen: identity/location id, or free text.")
+@json_option
+@pass_cli
+@audit_failures("intel.sighting")
+def intel_sighting(
+    cli: CliContext, target: str, count: int, where: str | None, as_json: bool
+) -> None:
+    """Record a sighting of an indicator id, or of every current indicator matching a value."""
+    node = cli.node()
+    indicator_id, value = resolve(target)
+    recorded = record_sighting(
+        node.database,
+        clock=node.clock,
+        actor=cli.principal.actor,
+        indicator_id=indicator_id,
+        value=value,
+        count=count,
+        where=where,
+    )
+    if as_json:
+        print_json(recorded.document())
+    else:
+        message(f"sighting recorded for {len(recorded.indicators)} indicator(s)")
+        for identifier in recorded.indicators:
+            message(f"  {identifier}")
+
+
+@intel.command("false-positive")
+@click.argument("target", metavar="VALUE_OR_ID")
+@click.option("--reason", required=True, help="Why this is a false positive.")
+@json_option
+@pass_cli
+@audit_failures("intel.false_positive")
+def intel_false_positive(cli: CliContext, target: str, reason: str, as_json: bool) -> None:
+    """Report an indicator id, or every current indicator matching a value, as false positive."""
+    node = cli.node()
+    indicator_id, value = resolve(target)
+    recorded = report_false_positive(
+        node.database,
+        clock=node.clock,
+        actor=cli.principal.actor,
+        indicator_id=indicator_id,
+        value=value,
+        reason=reason,
+    )
+    if as_json:
+        print_json(recorded.document())
+    else:
+        message(f"false positive recorded for {len(recorded.indicators)} indicator(s)")
+        for identifier in recorded.indicators:
+            message(f"  {identifier}")
+
+
+@intel.command("score")
+@click.argument("target", metavar="VALUE_OR_ID")
+@json_option
+@pass_cli
+def intel_score(cli: CliContext, target: str, as_json: bool) -> None:
+    """Explain the score of an indicator (or of each indicator matching a value)."""
+    node = cli.node()
+    with node.database.reader() as session:
+        explained = explain_score(
+            session,
+            target=target,
+            policy=ScoringPolicy.from_settings(node.settings),
+            now=node.clock.now(),
+        )
+    if as_json:
+        print_json(explained)
+        return
+    for entry in explained:
+        state = " (expired)" if entry["expired"] else " (decayed)" if entry["decayed"] else ""
+        click.echo(f"{entry['id']}: score {entry['score']}{state}")
+        click.echo(
+            f"  base {entry['base']} = mean(confidence {entry['confidence']}, reliability "
+            f"{entry['reliability']} of {entry['best_source'] or 'no source'}) "
+            f"+ {entry['sighting_points']} for {entry['recent_sightings']} recent sightings "
+            f"(of {entry['sightings']}), x {entry['false_positive_factor']} for "
+            f"{entry['false_positives']} false-positive reports"
+        )
+        click.echo(
+            f"  decay {entry['decay']}: {entry['age_days']} of {entry['lifetime_days']} days "
+            f"since {entry['anchor']} (kinds {', '.join(entry['kinds']) or '-'})"
+        )

@@ -7,6 +7,15 @@ from watchkeeper.intel.export_selection import (
     Selection,
 )
 from watchkeeper.intel.exports import ExporterRegistry, default_exporters, export
+from watchkeeper.intel.feed_definitions import (
+    FEED_FORMATS,
+    FeedSpec,
+    builtin_definition,
+    builtin_definitions,
+    parse_definition,
+    read_definition,
+)
+from watchkeeper.intel.feeds import add_feed, get_feed, list_feeds, pull_feed, remove_feed
 from watchkeeper.intel.formats import FORMATS, detect_format
 from watchkeeper.intel.imports import (
     ImportReport,
@@ -18,17 +27,21 @@ from watchkeeper.intel.imports import (
     stix_reader,
 )
 from watchkeeper.intel.inputs import Input, expand
-from watchkeeper.intel.lookup import intel_stats, lookup
+from watchkeeper.intel.lookup import explain_score, intel_stats, lookup
 from watchkeeper.intel.misp_export import MispExport, export_misp_event, export_misp_feed
 from watchkeeper.intel.misp_feed import feed_state, import_misp_feed
 from watchkeeper.intel.misp_import import import_misp, misp_reader
 from watchkeeper.intel.models import (
+    FeedDefinition,
     ImportRun,
     IndicatorValue,
     MispFeedEvent,
     Provenance,
     StixObject,
 )
+from watchkeeper.intel.scoring import Score, ScoringPolicy
+from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive
+from watchkeeper.intel.text_feeds import import_text, text_reader
 from watchkeeper.intel.warninglist_files import KINDS as WARNINGLIST_KINDS
 from watchkeeper.intel.warninglist_files import (
     Warninglist,
@@ -41,12 +54,15 @@ from watchkeeper.intel.warninglist_files import (
 from watchkeeper.intel.warninglists import WarninglistMatcher
 
 __all__ = [
+    "FEED_FORMATS",
     "FORMATS",
     "WARNINGLIST_KINDS",
     "ExportFilters",
     "ExportReport",
     "Exporter",
     "ExporterRegistry",
+    "FeedDefinition",
+    "FeedSpec",
     "ImportReport",
     "ImportRun",
     "IndicatorValue",
@@ -56,29 +72,46 @@ __all__ = [
     "MispFeedEvent",
     "Provenance",
     "Reader",
+    "Recorded",
     "Reject",
+    "Score",
+    "ScoringPolicy",
     "Selection",
     "StixObject",
     "Warninglist",
     "WarninglistMatcher",
+    "add_feed",
+    "builtin_definition",
+    "builtin_definitions",
     "default_exporters",
     "default_warninglists",
     "detect_format",
     "expand",
+    "explain_score",
     "export",
     "export_misp_event",
     "export_misp_feed",
     "feed_state",
+    "get_feed",
     "import_misp",
     "import_misp_feed",
     "import_stix",
+    "import_text",
     "intel_stats",
+    "list_feeds",
     "load_warninglist",
     "load_warninglists",
     "lookup",
     "misp_reader",
+    "parse_definition",
     "parse_warninglist",
+    "pull_feed",
+    "read_definition",
     "read_warninglist",
+    "record_sighting",
+    "remove_feed",
+    "report_false_positive",
     "run_import",
     "stix_reader",
+    "text_reader",
 ]

@@ -28,6 +28,8 @@ from watchkeeper.core.observables import KINDS
 from watchkeeper.core.tlp import MARKING_LEVELS, Tlp
 from watchkeeper.errors import InvalidInput
 from watchkeeper.intel.models import IndicatorValue, StixObject
+from watchkeeper.intel.score_gate import ScoreGate
+from watchkeeper.intel.scoring import ScoringPolicy
 
 CHUNK = 2000  # rows fetched per round trip (and between progress calls)
 BLOCK = 64 * 1024  # bytes gathered before one write to the target
@@ -80,6 +82,8 @@ class ExportFilters:
     include_revoked: bool = False
     include_unmatchable: bool = False
     all_versions: bool = False
+    min_score: float | None = None
+    include_expired: bool = False
 
     def check(self, exporter: Exporter) -> None:
         """Refuse what no export may do, naming the field (before anything is written)."""
@@ -109,6 +113,8 @@ class ExportFilters:
                     f"{', '.join(sorted(exporter.kinds))}",
                     field="kind",
                 )
+        if self.min_score is not None and not 0 <= self.min_score <= 100:
+            raise InvalidInput("min_score: expected 0 to 100", field="min_score")
         if any(not name for name in self.types):
             raise InvalidInput("type: an empty type name", field="type")
 
@@ -125,6 +131,8 @@ class ExportFilters:
             "include_revoked": self.include_revoked,
             "include_unmatchable": self.include_unmatchable,
             "all_versions": self.all_versions,
+            "min_score": self.min_score,
+            "include_expired": self.include_expired,
         }
 
 
@@ -221,6 +229,7 @@ class Selection:
         report: ExportReport,
         now: datetime,
         progress: Progress | None = None,
+        scoring: ScoringPolicy | None = None,
     ) -> None:
         self.exporter = exporter
         self.filters = filters
@@ -228,6 +237,13 @@ class Selection:
         self.now = now
         self._connection = connection
         self._progress = progress
+        self._gate = ScoreGate(
+            connection,
+            policy=scoring or ScoringPolicy(),
+            now=now,
+            min_score=filters.min_score,
+            include_expired=filters.include_expired,
+        )
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Count what the writer itself holds back (duplicates, forms it cannot express)."""
@@ -239,8 +255,14 @@ class Selection:
         where = self._object_filters(default_types=())
         reason = self._reasons([])
         self._count_withheld(select(reason.label("reason")).where(*where))
-        statement = select(o.id, o.type, o.doc).where(*where, reason.is_(None)).order_by(o.seq)
-        yield from self._stream(statement, ObjectRow._make)
+        statement = select(
+            o.id, o.type, o.doc, *self._gate.columns(self._connection.dialect.name)
+        ).where(*where, reason.is_(None))
+        rows = self._stream(statement.order_by(o.seq), tuple)
+        yield from (
+            ObjectRow._make(row[:3])
+            for row in self._gate.filter(rows, extra_at=3, skip=self.report.skip)
+        )
 
     def values(self) -> Iterator[ValueRow]:
         """Releasable values ordered by kind and value (newest object first within a value)."""
@@ -264,12 +286,24 @@ class Selection:
         )
         self._count_withheld(joined)
         statement = (
-            select(v.kind, v.value, o.id, o.tlp, o.confidence, o.modified)
+            select(
+                v.kind,
+                v.value,
+                o.id,
+                o.tlp,
+                o.confidence,
+                o.modified,
+                *self._gate.columns(self._connection.dialect.name),
+            )
             .join(o, o.seq == v.object_seq)
             .where(*where, reason.is_(None))
             .order_by(v.kind, v.value, o.modified.desc(), o.seq.desc())
         )
-        yield from self._stream(statement, ValueRow._make)
+        rows = self._stream(statement, tuple)
+        yield from (
+            ValueRow._make(row[:6])
+            for row in self._gate.filter(rows, extra_at=6, skip=self.report.skip)
+        )
 
     def distinct_values(self) -> Iterator[ValueRow]:
         """``values()`` once per (kind, value), from its newest object; repeats are counted."""

@@ -31,6 +31,7 @@ from watchkeeper.intel.export_selection import (
     Selection,
 )
 from watchkeeper.intel.export_suricata import SURICATA
+from watchkeeper.intel.scoring import ScoringPolicy
 from watchkeeper.security import record, record_change
 from watchkeeper.store import Database
 
@@ -107,11 +108,13 @@ def export(
     filters: ExportFilters | None = None,
     exporters: ExporterRegistry | None = None,
     progress: Progress | None = None,
+    scoring: ScoringPolicy | None = None,
 ) -> ExportReport:
     """Write what ``filters`` select, in ``format``, to ``target``; the report says what went.
 
     Bad filters or an unknown format are refused before anything is written. ``progress`` is
-    called with the number of rows read so far, once per chunk.
+    called with the number of rows read so far, once per chunk. ``scoring`` is the node's
+    scoring policy (default settings otherwise), for the expiry and ``min_score`` tests.
     """
     chosen_filters = filters or ExportFilters()
     report = ExportReport(format=format)
@@ -130,6 +133,7 @@ def export(
                 report=report,
                 now=clock.now(),
                 progress=progress,
+                scoring=scoring,
             )
             exporter.write(selection, target)
     except BaseException as exc:

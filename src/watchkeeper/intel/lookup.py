@@ -4,11 +4,16 @@ A look-up normalises the value as an import would, then asks the index for the e
 and for what contains it: every parent of a domain, every network around an IP address (an
 address has at most 33 IPv4 or 129 IPv6 enclosing networks, so that is one indexed IN query,
 not a scan).
+
+Indicator rows carry their score (see ``scoring``), sightings and false-positive reports, read
+for the found indicators only; ``intel_stats`` counts expired and decayed indicators, which
+scores every current indicator (one streamed pass).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -16,8 +21,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from watchkeeper.core.observables import Observable, guess, parent_domains, refang
-from watchkeeper.errors import InvalidInput
-from watchkeeper.intel.models import ImportRun, IndicatorValue, Provenance, StixObject
+from watchkeeper.errors import InvalidInput, NotFound
+from watchkeeper.intel.models import IndicatorValue, StixObject
+from watchkeeper.intel.scoring import (
+    Score,
+    ScoringPolicy,
+    evidence,
+    feedback,
+    kinds_of,
+    score,
+    sources_of,
+)
 
 
 def candidates(observable: Observable) -> list[tuple[str, str]]:
@@ -64,8 +78,19 @@ def _any_of(pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
     )
 
 
-def lookup(session: Session, *, value: str) -> list[dict[str, Any]]:
-    """Every stored object carrying ``value`` or an enclosing value, newest versions first."""
+def lookup(
+    session: Session,
+    *,
+    value: str,
+    policy: ScoringPolicy | None = None,
+    now: datetime | None = None,
+    scored: bool = True,
+) -> list[dict[str, Any]]:
+    """Every stored object carrying ``value`` or an enclosing value, newest versions first.
+
+    Indicator rows gain ``score`` (at ``now``, default the system time), ``sightings`` and
+    ``false_positives``; other rows have them None. ``scored=False`` skips that work.
+    """
     observable = guess(refang(value.strip()))
     if observable is None:
         raise InvalidInput(
@@ -74,14 +99,6 @@ def lookup(session: Session, *, value: str) -> list[dict[str, Any]]:
             field="value",
         )
     pairs = candidates(observable)
-    sources = (
-        select(func.group_concat(ImportRun.source.distinct()))
-        if session.get_bind().dialect.name == "sqlite"
-        else select(func.string_agg(ImportRun.source.distinct(), ","))
-    )
-    sources = sources.join(Provenance, Provenance.import_id == ImportRun.id).where(
-        Provenance.object_seq == StixObject.seq
-    )
     rows = session.execute(
         select(
             IndicatorValue.kind,
@@ -95,17 +112,121 @@ def lookup(session: Session, *, value: str) -> list[dict[str, Any]]:
             StixObject.tlp,
             StixObject.confidence,
             StixObject.matchable,
-            sources.scalar_subquery().label("sources"),
+            sources_of(session.get_bind().dialect.name).label("sources"),
+            kinds_of(session.get_bind().dialect.name).label("kinds"),
+            StixObject.doc,
         )
         .join(StixObject, StixObject.seq == IndicatorValue.object_seq)
         .where(_any_of(pairs))
         .order_by(StixObject.modified.desc())
     )
-    return [dict(row._mapping) for row in rows]
+    found = [dict(row._mapping) for row in rows]
+    indicators = {row["id"] for row in found if row["type"] == "indicator"}
+    known = feedback(session.connection(), indicators) if scored and indicators else {}
+    chosen, moment = policy or ScoringPolicy(), now or datetime.now(UTC)
+    for row in found:
+        doc, kinds = row.pop("doc"), row.pop("kinds")
+        row["score"] = row["sightings"] = row["false_positives"] = None
+        if scored and row["type"] == "indicator":
+            result = score(
+                evidence(
+                    doc=doc,
+                    confidence=row["confidence"],
+                    sources=row["sources"],
+                    kinds=(kinds or "").split(","),
+                    modified=row["modified"],
+                    feedback=known.get(row["id"]),
+                ),
+                policy=chosen,
+                now=moment,
+            )
+            row["score"] = round(result.value, 2)
+            row["sightings"] = result.sightings
+            row["false_positives"] = result.false_positives
+            row["expired"] = result.expired
+    return found
 
 
-def intel_stats(session: Session) -> dict[str, Any]:
-    """Objects by type (current and all versions) and indexed values by kind."""
+def explain_score(
+    session: Session,
+    *,
+    target: str,
+    policy: ScoringPolicy | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The score of an indicator id, or of every current indicator carrying a value, explained.
+
+    One entry per indicator: its id, kinds, sources and each step of the computation
+    (``Score.document``). ``NotFound`` when no current indicator is meant.
+    """
+    o = StixObject
+    text = target.strip()
+    if text.startswith("indicator--"):
+        ids = {text}
+    else:
+        ids = {
+            row["id"]
+            for row in lookup(session, value=text, scored=False)
+            if row["type"] == "indicator" and row["current"]
+        }
+    rows = session.execute(
+        select(
+            o.id,
+            o.confidence,
+            o.modified,
+            o.doc,
+            sources_of(session.get_bind().dialect.name).label("sources"),
+            o.seq,
+        ).where(o.id.in_(sorted(ids)), o.current.is_(True), o.type == "indicator")
+    ).all()
+    if not rows:
+        raise NotFound("no current indicator matches", field="value")
+    kinds: dict[int, list[str]] = {}
+    for seq, kind in session.execute(
+        select(IndicatorValue.object_seq, IndicatorValue.kind).where(
+            IndicatorValue.object_seq.in_([row.seq for row in rows])
+        )
+    ):
+        kinds.setdefault(seq, []).append(kind)
+    known = feedback(session.connection(), ids)
+    chosen, moment = policy or ScoringPolicy(), now or datetime.now(UTC)
+    explained = []
+    for row in rows:
+        result: Score = score(
+            evidence(
+                doc=row.doc,
+                confidence=row.confidence,
+                sources=row.sources,
+                kinds=sorted(set(kinds.get(row.seq, []))),
+                modified=row.modified,
+                feedback=known.get(row.id),
+            ),
+            policy=chosen,
+            now=moment,
+        )
+        explained.append(
+            {
+                "id": row.id,
+                "kinds": sorted(set(kinds.get(row.seq, []))),
+                "sources": sorted(s for s in (row.sources or "").split(",") if s),
+                **result.document(),
+            }
+        )
+    return sorted(explained, key=lambda entry: (-entry["score"], entry["id"]))
+
+
+def intel_stats(
+    session: Session,
+    *,
+    policy: ScoringPolicy | None = None,
+    now: datetime | None = None,
+    scores: bool = True,
+) -> dict[str, Any]:
+    """Objects by type (current and all versions), indexed values by kind, indicator scores.
+
+    ``indicators`` counts current indicators that are ``expired`` (past ``valid_until``),
+    ``decayed`` (score 0 otherwise) and ``live``; ``scores=False`` skips that pass.
+    """
     objects = session.execute(
         select(
             StixObject.type,
@@ -120,7 +241,42 @@ def intel_stats(session: Session) -> dict[str, Any]:
         .group_by(IndicatorValue.kind)
         .order_by(IndicatorValue.kind)
     )
-    return {
+    stats: dict[str, Any] = {
         "objects": [dict(row._mapping) for row in objects],
         "values": [dict(row._mapping) for row in values],
     }
+    if scores:
+        stats["indicators"] = _score_counts(
+            session, policy=policy or ScoringPolicy(), now=now or datetime.now(UTC)
+        )
+    return stats
+
+
+def _score_counts(session: Session, *, policy: ScoringPolicy, now: datetime) -> dict[str, int]:
+    o = StixObject
+    dialect = session.get_bind().dialect.name
+    statement = select(
+        o.id,
+        o.confidence,
+        o.modified,
+        o.doc,
+        sources_of(dialect).label("sources"),
+        kinds_of(dialect).label("kinds"),
+    ).where(o.type == "indicator", o.current.is_(True), o.revoked.is_(False))
+    known = feedback(session.connection())
+    counts = {"live": 0, "expired": 0, "decayed": 0}
+    for row in session.execute(statement, execution_options={"yield_per": 2000}):
+        result = score(
+            evidence(
+                doc=row.doc,
+                confidence=row.confidence,
+                sources=row.sources,
+                kinds=(row.kinds or "").split(","),
+                modified=row.modified,
+                feedback=known.get(row.id),
+            ),
+            policy=policy,
+            now=now,
+        )
+        counts["expired" if result.expired else "decayed" if result.decayed else "live"] += 1
+    return counts

@@ -111,3 +111,19 @@ class MispFeedEvent(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger)
     import_id: Mapped[str] = mapped_column(String(36))
     pulled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeedDefinition(Base):
+    """A named feed: its declarative definition (JSON) and when it was last pulled.
+
+    The definition is kept as validated JSON rather than columns so new optional fields of the
+    YAML format need no migration; ``pull_feed`` re-validates it on every read.
+    """
+
+    __tablename__ = "intel_feeds"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_pull_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_import_id: Mapped[str | None] = mapped_column(String(36))

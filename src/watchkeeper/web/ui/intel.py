@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from watchkeeper.errors import InvalidInput
 from watchkeeper.intel import intel_stats, lookup
+from watchkeeper.intel.scoring import ScoringPolicy
 from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
 from watchkeeper.web.ui.pages import guard, page
@@ -23,13 +24,14 @@ def intel_page(request: Request, q: str = "") -> Response:
         return login
     node = node_of(request)
     hits, error = [], None
+    policy, now = ScoringPolicy.from_settings(node.settings), node.clock.now()
     with node.database.reader() as session:
         if q.strip():
             try:
-                hits = lookup(session, value=q[:4096])
+                hits = lookup(session, value=q[:4096], policy=policy, now=now)
             except InvalidInput as exc:
                 error = exc.message
-        stats = intel_stats(session)
+        stats = intel_stats(session, policy=policy, now=now)
     return page(
         request,
         "intel.html",
