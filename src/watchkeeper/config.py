@@ -138,6 +138,15 @@ class Settings(BaseSettings):
         "score to 0; default: this node's own analysts (local:).",
     )
 
+    intel_common_threshold: int = Field(
+        50,
+        ge=1,
+        le=1_000_000,
+        description="A value carried by more than this many current intelligence objects is "
+        "marked common in look-ups (a correlation too broad to mean much); the look-up page "
+        "then lists only its first objects.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:

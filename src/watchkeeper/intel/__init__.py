@@ -39,6 +39,8 @@ from watchkeeper.intel.models import (
     Provenance,
     StixObject,
 )
+from watchkeeper.intel.objects import object_versions, object_view
+from watchkeeper.intel.queries import query_objects
 from watchkeeper.intel.scoring import Score, ScoringPolicy
 from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive
 from watchkeeper.intel.text_feeds import import_text, text_reader
@@ -103,9 +105,12 @@ __all__ = [
     "load_warninglists",
     "lookup",
     "misp_reader",
+    "object_versions",
+    "object_view",
     "parse_definition",
     "parse_warninglist",
     "pull_feed",
+    "query_objects",
     "read_definition",
     "read_warninglist",
     "record_sighting",

@@ -134,6 +134,7 @@ def import_stix(
     warninglists: WarninglistMatcher | None = None,
     progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    import_id: str | None = None,
 ) -> ImportReport:
     """Import STIX 2.1 (or 2.0) bundles from ``inputs``; the report says what happened."""
     return run_import(
@@ -145,6 +146,7 @@ def import_stix(
         reader=stix_reader(inputs, max_bytes=max_bytes),
         warninglists=warninglists,
         progress=progress,
+        import_id=import_id,
     )
 
 
@@ -158,28 +160,33 @@ def run_import(
     reader: Reader,
     warninglists: WarninglistMatcher | None = None,
     progress: Progress | None = None,
+    import_id: str | None = None,
 ) -> ImportReport:
     """Store the STIX objects ``reader`` yields, in batches; every importer ends here.
 
     Values that hit ``warninglists`` (default: the shipped set) are stored flagged with the
-    lists' names, so matching and exports leave them out and analysts see why.
+    lists' names, so matching and exports leave them out and analysts see why. An
+    ``import_id`` chosen beforehand lets a caller name the run before it starts (the API
+    answers with it while the import runs in the background).
     """
     matcher = warninglists or WarninglistMatcher(default_warninglists())
-    report = ImportReport(id=new_id(), source=source, format=format)
+    report = ImportReport(id=import_id or new_id(), source=source, format=format)
     started = time.perf_counter()
     with database.transaction() as session:
-        session.add(
-            ImportRun(
-                id=report.id,
-                source=source,
-                format=format,
-                actor=actor,
-                started_at=clock.now(),
-                status="running",
-                counts=report.counts,
-                rejects=[],
+        # A run named beforehand (the API records it when it accepts a bundle) is adopted.
+        if session.get(ImportRun, report.id) is None:
+            session.add(
+                ImportRun(
+                    id=report.id,
+                    source=source,
+                    format=format,
+                    actor=actor,
+                    started_at=clock.now(),
+                    status="running",
+                    counts=report.counts,
+                    rejects=[],
+                )
             )
-        )
     items = reader(report.reject)
     done = 0
     while batch := first(items, BATCH):

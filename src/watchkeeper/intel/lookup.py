@@ -8,6 +8,10 @@ not a scan).
 Indicator rows carry their score (see ``scoring``), sightings and false-positive reports, read
 for the found indicators only; ``intel_stats`` counts expired and decayed indicators, which
 scores every current indicator (one streamed pass).
+
+Rows also say whether their value is ``common``: carried by more current objects than a
+threshold, so a correlation through it means little and a page listing every holder would be
+huge. The holders are counted per (kind, value) in one grouped query over the found pairs.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def candidates(observable: Observable) -> list[tuple[str, str]]:
     return found
 
 
-def _any_of(pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
+def any_of(pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
     """``kind = k AND value IN (...)`` per kind, OR-ed: each branch is an index search.
 
     (A row-value ``(kind, value) IN (...)`` makes SQLite scan the whole index.)
@@ -78,6 +82,26 @@ def _any_of(pairs: list[tuple[str, str]]) -> ColumnElement[bool]:
     )
 
 
+COMMON_THRESHOLD = 50  # the default of the intel_common_threshold setting
+
+
+def holder_counts(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """How many current objects carry each of ``pairs``: one grouped query, not one per pair."""
+    if not pairs:
+        return {}
+    rows = session.execute(
+        select(
+            IndicatorValue.kind,
+            IndicatorValue.value,
+            func.count(func.distinct(StixObject.id)),
+        )
+        .join(StixObject, StixObject.seq == IndicatorValue.object_seq)
+        .where(any_of(pairs), StixObject.current.is_(True))
+        .group_by(IndicatorValue.kind, IndicatorValue.value)
+    )
+    return {(kind, value): count for kind, value, count in rows}
+
+
 def lookup(
     session: Session,
     *,
@@ -85,11 +109,14 @@ def lookup(
     policy: ScoringPolicy | None = None,
     now: datetime | None = None,
     scored: bool = True,
+    common_threshold: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every stored object carrying ``value`` or an enclosing value, newest versions first.
 
     Indicator rows gain ``score`` (at ``now``, default the system time), ``sightings`` and
-    ``false_positives``; other rows have them None. ``scored=False`` skips that work.
+    ``false_positives``; other rows have them None. ``scored=False`` skips that work. Every
+    row has ``holders`` (current objects carrying its value) and ``common`` (more holders than
+    ``common_threshold``, default ``COMMON_THRESHOLD``).
     """
     observable = guess(refang(value.strip()))
     if observable is None:
@@ -117,10 +144,15 @@ def lookup(
             StixObject.doc,
         )
         .join(StixObject, StixObject.seq == IndicatorValue.object_seq)
-        .where(_any_of(pairs))
+        .where(any_of(pairs))
         .order_by(StixObject.modified.desc())
     )
     found = [dict(row._mapping) for row in rows]
+    holders = holder_counts(session, sorted({(row["kind"], row["value"]) for row in found}))
+    threshold = COMMON_THRESHOLD if common_threshold is None else common_threshold
+    for row in found:
+        row["holders"] = holders.get((row["kind"], row["value"]), 0)
+        row["common"] = row["holders"] > threshold
     indicators = {row["id"] for row in found if row["type"] == "indicator"}
     known = feedback(session.connection(), indicators) if scored and indicators else {}
     chosen, moment = policy or ScoringPolicy(), now or datetime.now(UTC)
