@@ -14,11 +14,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from sqlalchemy import select
+
 from watchkeeper.core import Clock, new_id
+from watchkeeper.core.tlp import Tlp, tlp_from_marking_definition
 from watchkeeper.errors import InvalidInput, WatchkeeperError
 from watchkeeper.intel.bundles import first, read_objects
 from watchkeeper.intel.inputs import DEFAULT_MAX_BYTES, Input, open_input
-from watchkeeper.intel.models import ImportRun
+from watchkeeper.intel.models import ImportRun, StixObject
 from watchkeeper.intel.stix import Prepared, identify
 from watchkeeper.intel.store import store_batch
 from watchkeeper.intel.warninglist_files import default_warninglists
@@ -113,6 +117,36 @@ def stix_reader(inputs: Iterable[Input], *, max_bytes: int = DEFAULT_MAX_BYTES) 
     return read
 
 
+def tlp_markings(objects: Iterable[Any]) -> dict[str, Tlp]:
+    """TLP marking definitions among ``objects`` that use their own ids, by id.
+
+    Scanned for a whole batch before its objects are checked, so an object marked with a
+    definition that comes later in the same batch still gets its TLP (and a RED one stays RED).
+    """
+    found: dict[str, Tlp] = {}
+    for obj in objects:
+        if isinstance(obj, dict) and obj.get("type") == "marking-definition":
+            identifier = obj.get("id")
+            try:
+                level = tlp_from_marking_definition(obj)
+            except WatchkeeperError:
+                continue  # an unknown level: the definition itself is rejected by identify
+            if level is not None and isinstance(identifier, str):
+                found[identifier] = level
+    return found
+
+
+def stored_tlp_markings(database: Database) -> dict[str, Tlp]:
+    """The TLP marking definitions already in the store (few: one per level and producer)."""
+    with database.reader() as session:
+        docs = session.scalars(
+            select(StixObject.doc).where(
+                StixObject.type == "marking-definition", StixObject.current.is_(True)
+            )
+        )
+        return tlp_markings(orjson.loads(doc) for doc in docs)
+
+
 def flag_warninglisted(prepared: list[Prepared], matcher: WarninglistMatcher) -> None:
     """Record, per value of each object, the warninglists it hits (one pass for the batch)."""
     hits = matcher.match_many([value for p in prepared for value in p.values])
@@ -188,13 +222,15 @@ def run_import(
                 )
             )
     items = reader(report.reject)
+    markings = stored_tlp_markings(database)
     done = 0
     while batch := first(items, BATCH):
+        markings.update(tlp_markings(obj for _, _, obj in batch))
         prepared: list[Prepared] = []
         places: list[tuple[str, int]] = []
         for name, index, obj in batch:
             try:
-                prepared.append(identify(obj))
+                prepared.append(identify(obj, markings=markings))
                 places.append((name, index))
             except WatchkeeperError as exc:
                 identifier = obj.get("id") if isinstance(obj, dict) else None

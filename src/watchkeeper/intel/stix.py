@@ -9,6 +9,7 @@ checking is the job of stix2-validator in the tests.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import orjson
 
 from watchkeeper.core.canonical import sha256_hex
 from watchkeeper.core.observables import Observable, from_stix
-from watchkeeper.core.tlp import strictest
+from watchkeeper.core.tlp import Tlp, strictest
 from watchkeeper.errors import InvalidInput, WatchkeeperError
 from watchkeeper.intel.patterns import reduce_pattern
 
@@ -123,10 +124,12 @@ def complete(prepared: Prepared) -> None:
     prepared.source = None
 
 
-def identify(obj: Any) -> Prepared:
+def identify(obj: Any, *, markings: Mapping[str, Tlp] | None = None) -> Prepared:
     """Check one object and build its row, values not yet extracted (see :func:`complete`).
 
-    ``InvalidInput`` names the field that is wrong.
+    ``InvalidInput`` names the field that is wrong. ``markings`` maps TLP marking-definition
+    ids other than the standard ones (a producer's own, defined in the data) to their level,
+    so an object marked with such a definition keeps its TLP.
 
     STIX 2.1 requires ``spec_version`` on every domain and relationship object, so one without
     it is STIX 2.0: it is stored as 2.1 with ``spec_version`` set, which is what upgrading
@@ -162,10 +165,10 @@ def identify(obj: Any) -> Prepared:
         or not 0 <= confidence <= 100
     ):
         raise InvalidInput("confidence: expected an integer from 0 to 100", field="confidence")
-    markings = obj.get("object_marking_refs") or ()
-    if not isinstance(markings, list | tuple):
+    refs = obj.get("object_marking_refs") or ()
+    if not isinstance(refs, list | tuple):
         raise InvalidInput("object_marking_refs: expected a list", field="object_marking_refs")
-    level = strictest(markings)
+    level = strictest(refs, known=markings)
     data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     if len(data) > MAX_OBJECT_BYTES:
         raise InvalidInput(
