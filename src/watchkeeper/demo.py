@@ -24,8 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from watchkeeper.config import load_settings
 from watchkeeper.errors import NotFound, WatchkeeperError
-from watchkeeper.intel import expand, import_stix, lookup
-from watchkeeper.intel.synthetic import indicators, write_bundle
+from watchkeeper.intel import expand, import_stix, indicators, lookup, write_bundle
 from watchkeeper.node import Node
 from watchkeeper.security import (
     add_peer,

@@ -18,9 +18,12 @@ from watchkeeper.intel import (
     FeedDefinition,
     FeedSpec,
     ImportReport,
+    Recorded,
+    ScoringPolicy,
     builtin_definition,
     detect_format,
     expand,
+    explain_score,
     get_feed,
     import_misp,
     import_misp_feed,
@@ -29,10 +32,10 @@ from watchkeeper.intel import (
     intel_stats,
     lookup,
     parse_definition,
+    record_sighting,
+    report_false_positive,
+    resolve,
 )
-from watchkeeper.intel.lookup import explain_score
-from watchkeeper.intel.scoring import ScoringPolicy
-from watchkeeper.intel.sightings import record_sighting, report_false_positive, resolve
 from watchkeeper.node import Node
 
 
@@ -236,12 +239,7 @@ def intel_sighting(
         count=count,
         where=where,
     )
-    if as_json:
-        print_json(recorded.document())
-    else:
-        message(f"sighting recorded for {len(recorded.indicators)} indicator(s)")
-        for identifier in recorded.indicators:
-            message(f"  {identifier}")
+    _show_recorded(recorded, what="sighting", as_json=as_json)
 
 
 @intel.command("false-positive")
@@ -262,12 +260,16 @@ def intel_false_positive(cli: CliContext, target: str, reason: str, as_json: boo
         value=value,
         reason=reason,
     )
+    _show_recorded(recorded, what="false positive", as_json=as_json)
+
+
+def _show_recorded(recorded: Recorded, *, what: str, as_json: bool) -> None:
     if as_json:
         print_json(recorded.document())
-    else:
-        message(f"false positive recorded for {len(recorded.indicators)} indicator(s)")
-        for identifier in recorded.indicators:
-            message(f"  {identifier}")
+        return
+    message(f"{what} recorded for {len(recorded.indicators)} indicator(s)")
+    for identifier in recorded.indicators:
+        message(f"  {identifier}")
 
 
 @intel.command("score")

@@ -17,11 +17,11 @@ from watchkeeper.errors import InvalidInput
 from watchkeeper.intel import (
     ExportFilters,
     ExportReport,
+    ScoringPolicy,
     export,
     export_misp_event,
     export_misp_feed,
 )
-from watchkeeper.intel.scoring import ScoringPolicy
 from watchkeeper.node import Node
 
 

@@ -40,9 +40,10 @@ from watchkeeper.intel.models import (
     StixObject,
 )
 from watchkeeper.intel.objects import object_versions, object_view
-from watchkeeper.intel.queries import query_objects
+from watchkeeper.intel.queries import MAX_LIMIT, query_objects
 from watchkeeper.intel.scoring import Score, ScoringPolicy
-from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive
+from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive, resolve
+from watchkeeper.intel.synthetic import indicators, write_bundle
 from watchkeeper.intel.text_feeds import import_text, text_reader
 from watchkeeper.intel.warninglist_files import KINDS as WARNINGLIST_KINDS
 from watchkeeper.intel.warninglist_files import (
@@ -58,6 +59,7 @@ from watchkeeper.intel.warninglists import WarninglistMatcher
 __all__ = [
     "FEED_FORMATS",
     "FORMATS",
+    "MAX_LIMIT",
     "WARNINGLIST_KINDS",
     "ExportFilters",
     "ExportReport",
@@ -99,6 +101,7 @@ __all__ = [
     "import_misp_feed",
     "import_stix",
     "import_text",
+    "indicators",
     "intel_stats",
     "list_feeds",
     "load_warninglist",
@@ -116,7 +119,9 @@ __all__ = [
     "record_sighting",
     "remove_feed",
     "report_false_positive",
+    "resolve",
     "run_import",
     "stix_reader",
     "text_reader",
+    "write_bundle",
 ]

@@ -21,18 +21,20 @@ from watchkeeper.core import new_id
 from watchkeeper.core.tlp import parse_tlp
 from watchkeeper.errors import NotFound, WatchkeeperError
 from watchkeeper.intel import (
+    MAX_LIMIT,
     ImportRun,
     Input,
+    ScoringPolicy,
+    explain_score,
     import_stix,
     intel_stats,
     lookup,
     object_view,
     query_objects,
+    record_sighting,
+    report_false_positive,
+    resolve,
 )
-from watchkeeper.intel.lookup import explain_score
-from watchkeeper.intel.queries import MAX_LIMIT
-from watchkeeper.intel.scoring import ScoringPolicy
-from watchkeeper.intel.sightings import record_sighting, report_false_positive, resolve
 from watchkeeper.node import Node
 from watchkeeper.security import Principal
 from watchkeeper.web.deps import NodeDep, require

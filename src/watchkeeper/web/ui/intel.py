@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from watchkeeper.errors import InvalidInput, NotFound
-from watchkeeper.intel import intel_stats, lookup, object_view
-from watchkeeper.intel.scoring import ScoringPolicy
+from watchkeeper.intel import ScoringPolicy, intel_stats, lookup, object_view
 from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
 from watchkeeper.web.ui.pages import denied, guard, page
@@ -63,7 +62,9 @@ def intel_page(request: Request, q: str = "") -> Response:
                 )
             except InvalidInput as exc:
                 error = exc.message
-        stats = intel_stats(session, policy=policy, now=now)
+        # Counts only: scoring every stored indicator takes seconds on a national store and
+        # this page is loaded on every search (`watchkeeper intel stats` gives the scored counts).
+        stats = intel_stats(session, policy=policy, now=now, scores=False)
     hits, cut = _trim_common(hits)
     return page(
         request,
