@@ -273,6 +273,14 @@ def strictest(markings: Iterable[str], *, known: Mapping[str, Tlp] | None = None
     example a bundle's own TLP definitions, see ``tlp_from_marking_definition``). None means
     the object carries no TLP marking at all, which the caller's policy must decide about.
     """
+    if isinstance(markings, list | tuple) and len(markings) < 2:
+        # Most objects carry one marking or none: skip the enum comparisons (import hot path).
+        if not markings:
+            return None
+        single = MARKING_LEVELS.get(markings[0])
+        if single is None and known is not None:
+            single = known.get(markings[0])
+        return single
     found: Tlp | None = None
     for marking in markings:
         level = MARKING_LEVELS.get(marking)

@@ -30,7 +30,7 @@ from watchkeeper.intel.warninglists import WarninglistMatcher
 from watchkeeper.security import record_change
 from watchkeeper.store import Database
 
-BATCH = 5000
+BATCH = 20000
 KEPT_REJECTS = 1000
 
 Progress = Callable[[int], None]
