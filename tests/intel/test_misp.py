@@ -504,9 +504,10 @@ def test_export_filters(node: Node, write: Any) -> None:
     green = export_misp_event(
         node.database, clock=node.clock, actor="user:tester", max_tlp=Tlp.GREEN
     )
-    assert {a["value"] for a in green["Event"]["Attribute"]} == {
-        "193.42.33.7",
-        "http://193.42.33.9/gate.php",
+    assert {(a["type"], a["value"]) for a in green["Event"]["Attribute"]} == {
+        ("ip-dst", "193.42.33.7"),
+        ("ip-dst|port", "193.42.33.8|443"),  # the port travels with the address
+        ("url", "http://193.42.33.9/gate.php"),
     }
     assert green["Event"]["Tag"] == [{"name": "tlp:green"}]
     assert green["Event"]["distribution"] == "2"

@@ -52,6 +52,50 @@ def test_other_patterns_are_kept_but_not_matchable(pattern: str) -> None:
     assert reduce_pattern(pattern).matchable is False
 
 
+@pytest.mark.parametrize(
+    ("pattern", "values"),
+    [
+        ("[autonomous-system:number = 64500]", [("asn", "64500")]),
+        (  # MISP ip-dst|port: the port narrows the address
+            "[network-traffic:dst_ref.type = 'ipv4-addr' AND "
+            "network-traffic:dst_ref.value = '198.51.100.9' AND network-traffic:dst_port = 8443]",
+            [("ipv4", "198.51.100.9")],
+        ),
+        (  # MISP hostname|port
+            "[network-traffic:dst_ref.value = 'C2.Example' AND network-traffic:dst_port = 80]",
+            [("domain", "c2.example")],
+        ),
+        (  # MISP domain|ip (the grammar path: a [*] step)
+            "[domain-name:value = 'a.example' AND "
+            "domain-name:resolves_to_refs[*].value = '2001:db8::1']",
+            [("domain", "a.example"), ("ipv6", "2001:db8::1")],
+        ),
+        (  # MISP filename|sha256: the name narrows the hash
+            "[file:name = 'a.exe' AND file:hashes.'SHA-256' = '" + "c" * 64 + "']",
+            [("sha256", "c" * 64)],
+        ),
+    ],
+)
+def test_composite_patterns_are_matchable_by_their_values(
+    pattern: str, values: list[tuple[str, str]]
+) -> None:
+    reduction = reduce_pattern(pattern)
+    assert reduction.values == tuple(Observable(*v) for v in values)
+    assert reduction.matchable
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[file:name = 'a.exe']",  # narrowing terms alone name nothing
+        "[network-traffic:dst_ref.value = '198.51.100.9' AND network-traffic:dst_port > 1024]",
+        "[autonomous-system:number = 99999999999]",
+    ],
+)
+def test_narrowing_alone_or_by_range_is_not_matchable(pattern: str) -> None:
+    assert reduce_pattern(pattern).matchable is False
+
+
 def test_grammar_path_still_yields_equality_values() -> None:
     reduction = reduce_pattern("[ipv4-addr:value = '198.51.100.7'] WITHIN 300 SECONDS")
     assert reduction.values == (Observable("ipv4", "198.51.100.7"),)

@@ -10,6 +10,7 @@ from stored data and our STIX ids (uuid5), so the same store exports the same by
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -78,6 +79,17 @@ def misp_tags(level: Tlp, labels: Any) -> list[dict[str, str]]:
     return tags
 
 
+_PORT = re.compile(r"network-traffic:(dst|src)_port\s*=\s*([0-9]{1,5})(?![0-9])")
+
+
+def _port(pattern: str, *, kind: str) -> tuple[str, str] | None:
+    """("ip-dst" or "ip-src", port) when an address or host value is narrowed by a port."""
+    if kind not in ("ipv4", "ipv6", "domain") or "_port" not in pattern:
+        return None
+    found = _PORT.search(pattern)
+    return (f"ip-{found.group(1)}", found.group(2)) if found else None
+
+
 class MispEvent:
     """One MISP event being built: attributes go to ``sink`` as they come, the head at the end.
 
@@ -117,6 +129,10 @@ class MispEvent:
             return False
         level = Tlp(tlp) if tlp else UNMARKED
         misp_type, category = KIND_TYPES[kind]
+        port = _port(str(indicator.get("pattern") or ""), kind=kind)
+        if port is not None:  # the indicator said host and port (MISP's ip-dst|port...)
+            misp_type = f"{'hostname' if kind == 'domain' else port[0]}|port"
+            value = f"{value}|{port[1]}"
         seconds = epoch_of(modified)
         name = f"attribute|{self.uuid}|{identifier}|{kind}|{value}"
         attribute = {

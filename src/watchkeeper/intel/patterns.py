@@ -23,7 +23,7 @@ _TOKEN = re.compile(
     rf"""\s*(?:
         (?P<open>\[) | (?P<close>\]) | (?P<join>OR|AND)(?![A-Za-z0-9_]) |
         (?P<path>[a-z0-9-]+:[A-Za-z0-9_.'-]+)\s*(?P<op>=|IN(?![A-Za-z0-9_]))\s*
-        (?P<value>{_QUOTED}|\(\s*{_QUOTED}(?:\s*,\s*{_QUOTED})*\s*\))
+        (?P<value>{_QUOTED}|-?[0-9]+(?![0-9.])|\(\s*{_QUOTED}(?:\s*,\s*{_QUOTED})*\s*\))
     )""",
     re.VERBOSE,
 )
@@ -31,6 +31,27 @@ _TOKEN = re.compile(
 _SINGLE = re.compile(rf"\[\s*([a-z0-9-]+:[A-Za-z0-9_.'-]+)\s*=\s*({_QUOTED})\s*\]")
 _STRING = re.compile(_QUOTED)
 _UNESCAPE = re.compile(r"\\(.)")
+# Paths holding a host that MISP's composite attributes (ip-dst|port, domain|ip) point at: an
+# address or a name, told apart by the value itself.
+_HOST_PATHS = frozenset(
+    {
+        "network-traffic:dst_ref.value",
+        "network-traffic:src_ref.value",
+        "domain-name:resolves_to_refs[*].value",
+    }
+)
+# Terms that only narrow a value named beside them (the port of ip-dst|port, the file name of
+# filename|sha256, the type of a reference) without naming one: they do not stop the value from
+# being matched. A pattern made of such terms alone names nothing, so it is not matchable.
+_NARROWING = frozenset(
+    {
+        "network-traffic:dst_port",
+        "network-traffic:src_port",
+        "network-traffic:dst_ref.type",
+        "network-traffic:src_ref.type",
+        "file:name",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +63,19 @@ class Reduction:
 
 
 def _strings(text: str) -> list[str]:
+    """The literals of a comparison: its quoted strings unescaped, or one integer as text."""
+    if text[:1] not in ("'", "("):
+        return [text]
     return [_UNESCAPE.sub(r"\1", quoted[1:-1]) for quoted in _STRING.findall(text)]
+
+
+def _host(text: str) -> Observable:
+    """An address (IPv4 or IPv6, with or without prefix) or a domain name."""
+    if ":" in text:
+        return from_stix("ipv6-addr:value", text)
+    if text and text.replace(".", "").replace("/", "").isdigit():
+        return from_stix("ipv4-addr:value", text)
+    return from_stix("domain-name:value", text)
 
 
 def _fast(pattern: str) -> list[tuple[str, list[str]]] | None:
@@ -94,7 +127,8 @@ def _grammar(pattern: str) -> tuple[list[tuple[str, list[str]]], bool]:
     for object_type, found in inspection.comparisons.items():
         for path, operator, value in found:
             steps = ".".join(f"'{step}'" if isinstance(step, str) else "*" for step in path)
-            if operator in ("=", "IN") and "*" not in steps:
+            host = f"{object_type}:{steps}".replace("'", "").replace(".*", "[*]") in _HOST_PATHS
+            if operator in ("=", "IN") and ("*" not in steps or host):
                 comparisons.append((f"{object_type}:{steps}", _strings(value)))
             else:
                 plain = False
@@ -107,9 +141,12 @@ def reduce_pattern(pattern: str) -> Reduction:
     comparisons, matchable = (fast, True) if fast is not None else _grammar(pattern)
     values: list[Observable] = []
     for path, strings in comparisons:
+        plain_path = path.replace("'", "").replace(".*", "[*]")
+        if plain_path in _NARROWING:
+            continue
         for text in strings:
             try:
-                observable = from_stix(path, text)
+                observable = _host(text) if plain_path in _HOST_PATHS else from_stix(path, text)
             except InvalidInput:
                 matchable = False  # a path we do not index, or a value that is not one
                 continue
