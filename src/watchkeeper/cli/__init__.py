@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from watchkeeper import __version__
 from watchkeeper.cli.accounts import token, user
 from watchkeeper.cli.context import CliContext
+from watchkeeper.cli.federation import peer_set, taxii
 from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
 from watchkeeper.cli.output import message
@@ -40,7 +41,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.call_on_close(state.close)
 
 
-for command in (config, db, events, user, token, audit, node, peer, intel, feeds, serve, demo):
+peer.add_command(peer_set)
+GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, serve, demo)
+for command in GROUPS:
     cli.add_command(command)
 
 

@@ -43,8 +43,10 @@ from watchkeeper.intel.objects import object_versions, object_view
 from watchkeeper.intel.queries import MAX_LIMIT, query_objects
 from watchkeeper.intel.scoring import Score, ScoringPolicy
 from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive, resolve
+from watchkeeper.intel.stix import TYPE as STIX_TYPE
 from watchkeeper.intel.synthetic import indicators, write_bundle
 from watchkeeper.intel.text_feeds import import_text, text_reader
+from watchkeeper.intel.tlp_gate import tlp_withholds, withheld_by_tlp
 from watchkeeper.intel.warninglist_files import KINDS as WARNINGLIST_KINDS
 from watchkeeper.intel.warninglist_files import (
     Warninglist,
@@ -60,6 +62,7 @@ __all__ = [
     "FEED_FORMATS",
     "FORMATS",
     "MAX_LIMIT",
+    "STIX_TYPE",
     "WARNINGLIST_KINDS",
     "ExportFilters",
     "ExportReport",
@@ -123,5 +126,7 @@ __all__ = [
     "run_import",
     "stix_reader",
     "text_reader",
+    "tlp_withholds",
+    "withheld_by_tlp",
     "write_bundle",
 ]

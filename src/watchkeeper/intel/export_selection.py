@@ -9,9 +9,8 @@ confidence, since, kinds, current versions) is simply not selected. Rows are str
 chunks (a server-side cursor on PostgreSQL), and objects come as their stored ``doc`` text:
 no STIX library objects, no re-serialisation.
 
-A TLP marking can also sit in ``granular_markings`` on one property; ``tlp`` only records the
-object-level markings, so an object whose document has granular markings naming a withheld
-level is withheld whole (a cheap text test on the few documents that have any).
+The TLP test (object-level and granular markings) is :mod:`watchkeeper.intel.tlp_gate`, the one
+every release path shares (MISP exports, federation).
 """
 
 from __future__ import annotations
@@ -21,15 +20,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Connection, String, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, String, case, func, literal, select
 from sqlalchemy.sql.expression import Executable, Select
 
 from watchkeeper.core.observables import KINDS
-from watchkeeper.core.tlp import MARKING_LEVELS, Tlp
+from watchkeeper.core.tlp import Tlp
 from watchkeeper.errors import InvalidInput
 from watchkeeper.intel.models import IndicatorValue, StixObject
 from watchkeeper.intel.score_gate import ScoreGate
 from watchkeeper.intel.scoring import ScoringPolicy
+from watchkeeper.intel.tlp_gate import withheld_by_tlp
 
 CHUNK = 2000  # rows fetched per round trip (and between progress calls)
 BLOCK = 64 * 1024  # bytes gathered before one write to the target
@@ -333,19 +333,7 @@ class Selection:
         return where
 
     def _withheld_tlp(self) -> ColumnElement[bool]:
-        o, f = StixObject, self.filters
-        allowed = [level.value for level in Tlp if level <= f.max_tlp]
-        withheld_ids = sorted(m for m, level in MARKING_LEVELS.items() if level > f.max_tlp)
-        clauses: list[ColumnElement[bool]] = [o.tlp.not_in(allowed)]
-        if f.unmarked_tlp > f.max_tlp:
-            clauses.append(o.tlp.is_(None))
-        clauses.append(
-            and_(
-                o.doc.contains('"granular_markings"', autoescape=True),
-                or_(*(o.doc.contains(marking, autoescape=True) for marking in withheld_ids)),
-            )
-        )
-        return or_(*clauses)
+        return withheld_by_tlp(max_tlp=self.filters.max_tlp, unmarked_tlp=self.filters.unmarked_tlp)
 
     def _reasons(self, more: list[tuple[ColumnElement[bool], str]]) -> ColumnElement[Any]:
         """The first reason a row is withheld, NULL if it may go (CASE keeps NULLs apart)."""

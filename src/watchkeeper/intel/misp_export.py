@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import not_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.core import Clock
-from watchkeeper.core.tlp import MARKING_LEVELS, Tlp
+from watchkeeper.core.tlp import Tlp
 from watchkeeper.errors import InvalidInput, NotFound
 from watchkeeper.intel.misp_attributes import NAMESPACE
 from watchkeeper.intel.misp_events import KIND_TYPES, UNMARKED, EventFile, MispEvent, stix_now
 from watchkeeper.intel.models import IndicatorValue, StixObject
+from watchkeeper.intel.tlp_gate import withheld_by_tlp
 from watchkeeper.security import record_change
 from watchkeeper.store import Database
 
@@ -70,19 +71,8 @@ def _allowed(max_tlp: Tlp) -> list[str]:
 
 
 def _tlp_filter(max_tlp: Tlp) -> Any:
-    """Objects releasable up to ``max_tlp``, by their own and by any granular TLP marking.
-
-    ``tlp`` holds the object-level level only; a document with granular markings naming a
-    withheld level is withheld whole (a text test, on the few documents that have any).
-    """
-    allowed = StixObject.tlp.in_(_allowed(max_tlp))
-    level = or_(allowed, StixObject.tlp.is_(None)) if max_tlp >= UNMARKED else allowed
-    withheld = sorted(m for m, tlp in MARKING_LEVELS.items() if tlp > max_tlp)
-    granular = and_(
-        StixObject.doc.contains('"granular_markings"', autoescape=True),
-        or_(*(StixObject.doc.contains(marking, autoescape=True) for marking in withheld)),
-    )
-    return and_(level, not_(granular))
+    """Objects releasable up to ``max_tlp``, by their own and by any granular TLP marking."""
+    return not_(withheld_by_tlp(max_tlp=max_tlp, unmarked_tlp=UNMARKED))
 
 
 def _rows(session: Session, *, max_tlp: Tlp, ids: Sequence[str] | None) -> Iterator[Sequence[Any]]:

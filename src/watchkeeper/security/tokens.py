@@ -2,10 +2,16 @@
 
 A token reads ``wk_<id>_<secret>``: the id is public (listed, revoked, audited), the secret has
 256 bits of randomness, so a plain SHA-256 is enough to store it (no slow hash needed).
+
+The same token is also accepted as the password of HTTP Basic credentials, which TAXII 2.1
+requires servers to support: the user name is then the account's name or, for a partner
+node, its peer code, and must match the token's account.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import secrets
@@ -21,6 +27,7 @@ from watchkeeper.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from watchkeeper.security.accounts import get_user
 from watchkeeper.security.actions import record_change
 from watchkeeper.security.models import ApiToken, User, UserRole
+from watchkeeper.security.peers import peer_user_name
 from watchkeeper.security.roles import Principal
 
 TOKEN_PATTERN = re.compile(r"^wk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
@@ -146,10 +153,32 @@ _TOKEN_LOOKUP = (
 )
 
 
-def authenticate(session: Session | Connection, *, secret: str, clock: Clock) -> Principal:
+def basic_credentials(encoded: str) -> tuple[str, str]:
+    """(user name, password) of the base64 part of an HTTP Basic ``Authorization`` header.
+
+    ``Unauthenticated`` (reason ``malformed``) when it is not base64 of ``user:password``.
+    """
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("malformed basic credentials", reason="malformed") from None
+    user, colon, password = decoded.partition(":")
+    if not colon or not user or not password:
+        raise Unauthenticated(
+            "malformed basic credentials: expected user:token", reason="malformed"
+        )
+    return user, password
+
+
+def authenticate(
+    session: Session | Connection, *, secret: str, clock: Clock, user: str | None = None
+) -> Principal:
     """The principal a bearer secret stands for, or ``Unauthenticated`` with the reason.
 
-    Takes a session or, on the hot path of the API, a bare connection (cheaper by half).
+    ``user`` is the user name of HTTP Basic credentials whose password is ``secret``: the
+    token must then belong to that account, or be the service account of the peer whose code
+    it is (``QA-NCSA`` for ``peer:qa-ncsa``). Takes a session or, on the hot path of the API,
+    a bare connection (cheaper by half).
     """
     match = TOKEN_PATTERN.match(secret)
     if not match:
@@ -158,6 +187,10 @@ def authenticate(session: Session | Connection, *, secret: str, clock: Clock) ->
     if not rows:
         raise Unauthenticated("unknown token", reason="unknown", token=match.group(1))
     token_id, revoked_at, expires_at, user_id, name, disabled, _ = rows[0]
+    if user is not None and name not in (user, peer_user_name(user)):
+        raise Unauthenticated(
+            "the user name does not match the token", reason="user_mismatch", token=token_id
+        )
     if revoked_at is not None:
         raise Unauthenticated("token revoked", reason="revoked", token=token_id)
     if expires_at <= clock.now():

@@ -15,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.errors import AuthError, Forbidden, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
-from watchkeeper.security import STAFF_ROLES, Principal, authenticate, record
+from watchkeeper.security import (
+    STAFF_ROLES,
+    Principal,
+    authenticate,
+    basic_credentials,
+    record,
+)
 
 
 def node_of(request: Request) -> Node:
@@ -77,14 +83,21 @@ def audit_failure(request: Request, exc: WatchkeeperError) -> None:
 
 
 def _authenticate(node: Node, request: Request) -> Principal:
+    """The principal of the request's token: as a bearer token, or as the password of HTTP
+    Basic credentials (which TAXII clients send) whose user is the account or peer code."""
     header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    scheme, _, value = header.partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    user: str | None = None
+    if scheme == "basic" and value:
+        user, value = basic_credentials(value)
+    elif scheme != "bearer" or not value:
         raise Unauthenticated(
-            "missing bearer token (Authorization: Bearer wk_...)", reason="missing"
+            "missing token (Authorization: Bearer wk_..., or Basic with the token as password)",
+            reason="missing",
         )
     with node.database.connection() as connection:
-        return authenticate(connection, secret=secret.strip(), clock=node.clock)
+        return authenticate(connection, secret=value, clock=node.clock, user=user)
 
 
 async def quick_read(node: Node, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -102,7 +115,8 @@ async def quick_read(node: Node, read: Callable[P, T], *args: P.args, **kwargs: 
 
 
 async def bearer_principal(request: Request, node: NodeDep) -> Principal:
-    """The principal of the request's bearer token; 401 (audited) when absent or invalid."""
+    """The principal of the request's token (bearer or Basic); 401 (audited) when absent or
+    invalid."""
     try:
         return await quick_read(node, _authenticate, node, request)
     except Unauthenticated as exc:
