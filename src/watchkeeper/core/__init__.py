@@ -1,7 +1,7 @@
 """Pure vocabulary for every layer: time, ids, canonical JSON, TLP, observables. No I/O here."""
 
 from watchkeeper.core.canonical import canonical_json, sha256_hex
-from watchkeeper.core.clock import Clock, FixedClock, SystemClock, utc
+from watchkeeper.core.clock import Clock, FixedClock, SystemClock, stix_time, utc
 from watchkeeper.core.ids import new_id
 from watchkeeper.core.observables import (
     KINDS,
@@ -58,6 +58,7 @@ __all__ = [
     "parse_tlp",
     "refang",
     "sha256_hex",
+    "stix_time",
     "strictest",
     "tlp_from_marking",
     "tlp_from_marking_definition",

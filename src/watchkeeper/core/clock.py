@@ -13,6 +13,12 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def stix_time(moment: datetime) -> str:
+    """A STIX timestamp as the store keeps them (UTC, microseconds, Z): text order is time
+    order, so stored timestamps compare and sort as strings."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class Clock(Protocol):
     """Something that tells the current time."""
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Connection, String, case, func, literal, select
 from sqlalchemy.sql.expression import Executable, Select
 
+from watchkeeper.core import stix_time
 from watchkeeper.core.observables import KINDS
 from watchkeeper.core.tlp import Tlp
 from watchkeeper.errors import InvalidInput
@@ -213,8 +214,7 @@ class Sink:
 
 def _stamp(moment: datetime) -> str:
     """The stored timestamp form (UTC, microseconds, Z), so text order is time order."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stix_time(moment)
 
 
 class Selection:

@@ -247,6 +247,7 @@ def run_import(
                 session,
                 batch=prepared,
                 import_id=report.id,
+                clock=clock,
                 on_new=lambda new: flag_warninglisted(new, matcher),
             )
             report.warninglisted += outcome.warninglisted

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from watchkeeper.core import Clock
+from watchkeeper.core import Clock, stix_time
 from watchkeeper.core.tlp import Tlp
 from watchkeeper.errors import InvalidInput
 from watchkeeper.intel.misp_attributes import NAMESPACE
@@ -60,7 +60,7 @@ def epoch_of(stix_timestamp: str) -> int:
 
 def stix_now(clock: Clock) -> str:
     """The clock's time as a stored STIX timestamp (to compare ``valid_until`` with)."""
-    return clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stix_time(clock.now())
 
 
 def _expired(until: Any, *, now: str) -> bool:

@@ -33,6 +33,7 @@ class StixObject(Base):
     __table_args__ = (
         UniqueConstraint("id", "modified"),
         Index("ix_intel_objects_type_current", "type", "current"),
+        Index("ix_intel_objects_added_at", "added_at"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -50,6 +51,9 @@ class StixObject(Base):
     matchable: Mapped[bool | None] = mapped_column(Boolean)
     content_hash: Mapped[str] = mapped_column(String(64))
     doc: Mapped[str] = mapped_column(Text)
+    # When this node stored the version (STIX timestamp text): TAXII's date_added. Set per
+    # batch in seq order, so it never decreases along seq (cursors page by seq).
+    added_at: Mapped[str] = mapped_column(String(32))
 
 
 class IndicatorValue(Base):

@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ScalarSelect
 
 from watchkeeper.config import DEFAULT_LIFETIMES, Settings
+from watchkeeper.core import stix_time
 from watchkeeper.intel.models import ImportRun, IndicatorValue, Provenance, StixObject
 
 DAY = 86_400.0
@@ -152,7 +153,7 @@ class Score:
 
 def stamp(moment: datetime) -> str:
     """A STIX timestamp (UTC, Z)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stix_time(moment)
 
 
 def parse_time(value: Any) -> datetime | None:

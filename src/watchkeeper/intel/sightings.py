@@ -228,7 +228,7 @@ def _store(
         )
     )
     session.flush()
-    outcome = store_batch(session, batch=prepared, import_id=import_id)
+    outcome = store_batch(session, batch=prepared, import_id=import_id, clock=clock)
     if outcome.rejects:  # our own objects: a reject is a bug, never partial feedback
         raise InvalidInput(outcome.rejects[0][2], field="object")
     ids = tuple(p.id for p in prepared)

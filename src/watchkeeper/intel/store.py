@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from watchkeeper.core import Clock, stix_time
 from watchkeeper.errors import InvalidInput
 from watchkeeper.intel.stix import Prepared, complete
 from watchkeeper.store import serialize
@@ -67,13 +68,16 @@ def store_batch(
     *,
     batch: Sequence[Prepared],
     import_id: str,
+    clock: Clock,
     on_new: Callable[[list[Prepared]], None] | None = None,
 ) -> BatchOutcome:
     """Store a batch of identified objects in the session's transaction (the caller commits).
 
     Versions already stored only gain provenance. New ones are completed here (values
     extracted; a bad pattern is rejected with its place) and handed to ``on_new`` (warninglist
-    flags) before they are written, so a re-import skips the costly part.
+    flags) before they are written, so a re-import skips the costly part. New versions are
+    stamped with the time they are added (TAXII ``date_added``), read under the lock and never
+    earlier than the last stamp, so it does not decrease along ``seq``.
     """
     serialize(session, OBJECT_LOCK)
     connection = session.connection()
@@ -83,6 +87,8 @@ def store_batch(
     next_seq: int = connection.exec_driver_sql(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM intel_objects"
     ).scalar_one()
+    last_added = connection.exec_driver_sql("SELECT MAX(added_at) FROM intel_objects").scalar()
+    added_at = max(stix_time(clock.now()), last_added or "")
     new: list[tuple[int, Prepared]] = []
     provenance: list[tuple[int, str]] = []
     for position, prepared in enumerate(batch):
@@ -121,7 +127,7 @@ def store_batch(
         if on_new is not None:
             on_new([p for _, p in new])
         outcome.warninglisted += sum(1 for _, p in new if any(p.warninglists))
-        _insert(connection, new, current, before)
+        _insert(connection, new, current, before, added_at)
     if provenance:
         connection.exec_driver_sql(
             _sql(
@@ -139,14 +145,15 @@ def _insert(
     new: list[tuple[int, Prepared]],
     current: dict[str, tuple[int, str]],
     before: dict[str, tuple[int, str]],
+    added_at: str,
 ) -> None:
     current_seqs = {seq for seq, _ in current.values()}
     connection.exec_driver_sql(
         _sql(
             connection,
             "INSERT INTO intel_objects (seq, id, type, modified, created, spec_version, revoked, "
-            "current, confidence, tlp, matchable, content_hash, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "current, confidence, tlp, matchable, content_hash, doc, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         [
             (
@@ -163,6 +170,7 @@ def _insert(
                 p.matchable,
                 p.content_hash,
                 p.doc,
+                added_at,
             )
             for seq, p in new
         ],
