@@ -24,7 +24,14 @@ from watchkeeper.federation.collections import (
     rights_of,
     set_rights,
 )
-from watchkeeper.federation.models import Collection, CollectionRight, Receipt, SharingSettings
+from watchkeeper.federation.models import (
+    Collection,
+    CollectionRight,
+    Receipt,
+    SharingSettings,
+    SyncLink,
+    TaxiiStatus,
+)
 from watchkeeper.federation.policy import (
     COMMUNITIES,
     INTERNAL_PREFIX,
@@ -67,6 +74,8 @@ __all__ = [
     "Receipt",
     "SharedObject",
     "SharingSettings",
+    "SyncLink",
+    "TaxiiStatus",
     "add_collection",
     "check_filters",
     "collection_document",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchkeeper.intel import ImportRun
@@ -91,3 +91,56 @@ class Receipt(Base):
     peer: Mapped[str] = mapped_column(String(40))
     scope: Mapped[str] = mapped_column(String(20))
     reshare: Mapped[bool] = mapped_column(Boolean)
+
+
+class TaxiiStatus(Base):
+    """The status resource of one TAXII add-objects request (POST to a collection).
+
+    The request is answered 202 at once with this row's id; the objects are stored by a
+    job that fills the counts and the per-object details (``{id, version, message}``)
+    and sets ``status`` from ``pending`` to ``complete``.
+    """
+
+    __tablename__ = "federation_taxii_status"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    community: Mapped[str] = mapped_column(String(20))
+    collection_id: Mapped[str] = mapped_column(String(36))
+    requester: Mapped[str] = mapped_column(String(200))  # the account name that posted
+    import_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(10))
+    request_timestamp: Mapped[str] = mapped_column(String(32))
+    total_count: Mapped[int] = mapped_column(Integer)
+    success_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
+    pending_count: Mapped[int] = mapped_column(Integer)
+    successes: Mapped[list[Any]] = mapped_column(JSONValue)
+    failures: Mapped[list[Any]] = mapped_column(JSONValue)
+    pendings: Mapped[list[Any]] = mapped_column(JSONValue)
+
+
+class SyncLink(Base):
+    """One exchange with a partner: pulling from, or pushing to, one of its collections.
+
+    ``cursor`` is where the exchange resumes after a restart or an outage: for a pull, the
+    last ``date_added`` (and TAXII ``next``) received; for a push, the last ``seq`` of this
+    node's store sent. Attempts, failures and back-off are kept so the state can be shown.
+    """
+
+    __tablename__ = "federation_sync"
+    __table_args__ = (UniqueConstraint("peer", "direction", "collection_url"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    peer: Mapped[str] = mapped_column(ForeignKey(Peer.code, ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(4))  # pull or push
+    collection_url: Mapped[str] = mapped_column(String(500))
+    # For a push: which of this node's collections is sent (its filters and the policy).
+    local_collection: Mapped[str | None] = mapped_column(String(36))
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSONValue)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
