@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -97,6 +97,20 @@ class Settings(BaseSettings):
         "node when several nodes share one NATS cluster.",
     )
 
+    tls_certfile: Path | None = Field(
+        None,
+        description="PEM certificate (chain) `serve` presents for HTTPS, with tls_keyfile; "
+        "TLS 1.2 or later. Without them `serve` speaks plain HTTP (behind a TLS proxy).",
+    )
+    tls_keyfile: Path | None = Field(None, description="PEM private key of tls_certfile.")
+    taxii_max_content_length: int = Field(
+        32 * 1024**2,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body the TAXII server accepts, in bytes (its API roots' "
+        "max_content_length); a larger one is refused with 413 before it is read.",
+    )
+
     intel_source_reliability: dict[str, int] = Field(
         default_factory=dict,
         description="Reliability (0-100) of intelligence sources, by provenance source "
@@ -147,6 +161,44 @@ class Settings(BaseSettings):
         "then lists only its first objects.",
     )
 
+    sync_interval_seconds: float = Field(
+        300.0,
+        ge=1.0,
+        le=86400.0,
+        description="How often `watchkeeper serve` runs each healthy sync link (pulls from and "
+        "pushes to partners' TAXII collections).",
+    )
+    sync_backoff_seconds: float = Field(
+        60.0,
+        ge=0.0,
+        le=86400.0,
+        description="Delay before retrying a sync link after a failure; doubles with each "
+        "further failure, up to sync_backoff_max_seconds.",
+    )
+    sync_backoff_max_seconds: float = Field(
+        21600.0, ge=0.0, le=604800.0, description="Longest delay between retries of a sync link."
+    )
+    sync_page_size: int = Field(
+        1000, ge=1, le=10000, description="Objects asked for or sent per TAXII request."
+    )
+    sync_max_pages: int = Field(
+        100,
+        ge=1,
+        le=100000,
+        description="Pages one run of a sync link moves before the other links get their turn "
+        "(the link goes on at the next pass, from its cursor).",
+    )
+    sync_timeout_seconds: float = Field(
+        60.0, gt=0.0, le=3600.0, description="Timeout of one HTTP request to a partner's server."
+    )
+
+    @field_validator("tls_keyfile")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (info.data.get("tls_certfile") is None) != (value is None):
+            raise ValueError("tls_certfile and tls_keyfile are given together or not at all")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
@@ -193,7 +245,8 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         """The base URL of this node as partners should see it."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_certfile is not None else "http"
+        return self.public_url or f"{scheme}://{self.host}:{self.port}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -16,6 +16,7 @@ same object. Nothing else should reach a user: unexpected exceptions are wrapped
     │   ├── Unauthenticated         no, bad, expired or revoked credentials (401)
     │   └── Forbidden               authenticated but lacking a role (403)
     ├── IntegrityError              tampering found (audit chain, hashes)
+    ├── RemoteError                 a partner's server failed, refused or is unreachable
     └── InternalError               anything unexpected, without its traceback
 """
 
@@ -112,6 +113,15 @@ class IntegrityError(WatchkeeperError):
     code = "integrity.failed"
     status = 500
     title = "Integrity check failed"
+
+
+class RemoteError(WatchkeeperError):
+    """A partner's server (TAXII, MISP feed) could not be reached, or failed or refused a
+    request; ``url`` names it and ``http_status`` gives its answer when there was one."""
+
+    code = "remote.failed"
+    status = 502
+    title = "Partner server failed"
 
 
 class InternalError(WatchkeeperError):

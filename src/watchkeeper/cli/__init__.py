@@ -22,6 +22,7 @@ from watchkeeper.cli.intel import intel
 from watchkeeper.cli.output import message
 from watchkeeper.cli.records import audit, events
 from watchkeeper.cli.server import demo, serve
+from watchkeeper.cli.sync import sync
 from watchkeeper.cli.system import config, db, node, peer
 from watchkeeper.errors import InvalidInput, WatchkeeperError
 
@@ -42,7 +43,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 peer.add_command(peer_set)
-GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, serve, demo)
+GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, serve,
+          demo)  # fmt: skip
 for command in GROUPS:
     cli.add_command(command)
 

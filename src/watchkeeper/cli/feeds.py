@@ -1,4 +1,5 @@
-"""``feeds`` commands: register CSV, plain-text and MISP feeds by name, pull them, forget them.
+"""``feeds`` commands: register CSV, plain-text and MISP feeds by name, pull them, forget them;
+publish this node's MISP feed for a sharing community.
 
 A feed is defined once (options, or a YAML definition file, or a shipped template named with
 ``--definition``) and then pulled by name, by a person or a scheduler, always the same way.
@@ -17,6 +18,8 @@ from watchkeeper.cli.context import CliContext, audit_failures, json_option, pas
 from watchkeeper.cli.intel import _summary as summarise
 from watchkeeper.cli.output import err, message, print_json, show_rows
 from watchkeeper.core import KINDS
+from watchkeeper.errors import NotFound
+from watchkeeper.federation import COMMUNITIES, publish_misp_feed
 from watchkeeper.intel import (
     FEED_FORMATS,
     FeedSpec,
@@ -175,3 +178,61 @@ def feeds_pull(cli: CliContext, name: str, as_json: bool) -> None:
         summarise(report, as_json=False)
     if report.rejected:
         sys.exit(1)
+
+
+@feeds.command("publish")
+@click.option(
+    "--community",
+    required=True,
+    help=f"The sharing community the feed is for: {', '.join(COMMUNITIES)}.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write the feed into (manifest.json, events, hashes.csv).",
+)
+@click.option(
+    "--max-tlp",
+    default="green",
+    show_default=True,
+    help="Most restrictive TLP level in the feed: clear, green or amber (never RED).",
+)
+@click.option("--organisation", help="Creator organisation of the events (default: this node).")
+@json_option
+@pass_cli
+@audit_failures("intel.export")
+def feeds_publish(
+    cli: CliContext,
+    community: str,
+    directory: Path,
+    max_tlp: str,
+    organisation: str | None,
+    as_json: bool,
+) -> None:
+    """Publish this node's MISP feed for a community: what the sharing policy lets its members
+    have, for their MISP instances to pull (put DIR where they read it). Re-run to refresh."""
+    node = cli.node()
+    if organisation is None:
+        try:
+            organisation = node.identity().name or node.identity().code
+        except NotFound:
+            organisation = "Watchkeeper"
+    result = publish_misp_feed(
+        node.database,
+        clock=node.clock,
+        actor=cli.principal.actor,
+        community=community,
+        directory=directory,
+        max_tlp=max_tlp,
+        organisation=organisation,
+    )
+    if as_json:
+        print_json({**result.document(), "community": community.lower(), "max_tlp": max_tlp})
+    else:
+        message(
+            f"MISP feed for the {community.lower()} community: {result.events} events, "
+            f"{result.attributes} attributes in {directory}"
+        )

@@ -3,7 +3,11 @@
 The foundation the TAXII server, the TAXII client and node sync build on: per-peer sharing
 settings (``sharing``), the one sharing policy every outgoing path applies (``policy``),
 TAXII collections with per-peer rights and their policy-filtered pages (``collections``),
-and deliveries from peers with the scope they arrived in (``receipts``).
+and deliveries from peers with the scope they arrived in (``receipts``). On it: the TAXII
+client (``taxii_client``), sync links with partners' collections and their runs
+(``sync_links``, ``sync``), MISP feeds published per community (``publish``), and the
+work behind the TAXII server (``taxii_access``, ``taxii_filters``, ``taxii_pages``,
+``taxii_status``, ``taxii_deletions``; its HTTP side is ``watchkeeper.web.taxii``).
 """
 
 from watchkeeper.federation.collections import (
@@ -51,6 +55,7 @@ from watchkeeper.federation.policy import (
     withheld_clause,
     withheld_reason,
 )
+from watchkeeper.federation.publish import community_audience, publish_misp_feed
 from watchkeeper.federation.receipts import items_reader, origins, peer_source, receive
 from watchkeeper.federation.sharing import (
     default_sharing,
@@ -58,38 +63,115 @@ from watchkeeper.federation.sharing import (
     set_sharing,
     sharing_document,
 )
+from watchkeeper.federation.sync import (
+    SYNC_ACTOR,
+    SyncRun,
+    due_links,
+    pull_link,
+    push_link,
+    run_due_links,
+    run_link,
+)
+from watchkeeper.federation.sync_links import (
+    DIRECTIONS,
+    SyncPolicy,
+    add_link,
+    get_link,
+    link_document,
+    list_links,
+    remove_link,
+    set_link,
+)
+from watchkeeper.federation.taxii_access import (
+    TAXII_ROLES,
+    Access,
+    Caller,
+    collection_resource,
+    open_collection,
+    root_collections,
+    taxii_caller,
+)
+from watchkeeper.federation.taxii_client import Credentials, TaxiiClient, check_collection_url
+from watchkeeper.federation.taxii_deletions import delete_object
+from watchkeeper.federation.taxii_filters import Selection, selection, stix_timestamp
+from watchkeeper.federation.taxii_pages import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    Page,
+    envelope_body,
+    manifest_body,
+    object_visible,
+    read_page,
+    versions_body,
+)
+from watchkeeper.federation.taxii_status import (
+    SYNC_LIMIT,
+    find_status,
+    open_status,
+    status_resource,
+    store_objects,
+)
 
 __all__ = [
     "COMMUNITIES",
+    "DEFAULT_PAGE",
+    "DIRECTIONS",
     "INTERNAL_PREFIX",
+    "MAX_PAGE",
     "REASONS",
+    "SYNC_ACTOR",
+    "SYNC_LIMIT",
+    "TAXII_ROLES",
+    "Access",
     "Audience",
+    "Caller",
     "Candidate",
     "Collection",
     "CollectionFilters",
     "CollectionRight",
+    "Credentials",
     "Decision",
     "Delivery",
     "Origin",
+    "Page",
     "Receipt",
+    "Selection",
     "SharedObject",
     "SharingSettings",
     "SyncLink",
+    "SyncPolicy",
+    "SyncRun",
+    "TaxiiClient",
     "TaxiiStatus",
     "add_collection",
+    "add_link",
+    "check_collection_url",
     "check_filters",
     "collection_document",
     "collection_filters",
     "collection_objects",
     "collection_query",
+    "collection_resource",
+    "community_audience",
     "decide",
     "default_sharing",
+    "delete_object",
+    "due_links",
+    "envelope_body",
     "filter_clause",
     "find_collection",
+    "find_status",
+    "get_link",
     "get_sharing",
     "items_reader",
+    "link_document",
     "list_collections",
+    "list_links",
     "local_audience",
+    "manifest_body",
+    "object_visible",
+    "open_collection",
+    "open_status",
     "origins",
     "outgoing_doc",
     "parse_community",
@@ -98,13 +180,28 @@ __all__ = [
     "peer_collections",
     "peer_rights",
     "peer_source",
+    "publish_misp_feed",
+    "pull_link",
+    "push_link",
+    "read_page",
     "receive",
+    "remove_link",
     "rights_by_collection",
     "rights_of",
+    "root_collections",
+    "run_due_links",
+    "run_link",
+    "selection",
+    "set_link",
     "set_rights",
     "set_sharing",
     "shared_clause",
     "sharing_document",
+    "status_resource",
+    "stix_timestamp",
+    "store_objects",
+    "taxii_caller",
+    "versions_body",
     "withheld_clause",
     "withheld_reason",
 ]

@@ -125,6 +125,10 @@ class SyncLink(Base):
     ``cursor`` is where the exchange resumes after a restart or an outage: for a pull, the
     last ``date_added`` (and TAXII ``next``) received; for a push, the last ``seq`` of this
     node's store sent. Attempts, failures and back-off are kept so the state can be shown.
+    ``auth`` is how this node authenticates to the partner (scheme, user name, and the secret
+    sealed with the node's key, see :mod:`watchkeeper.federation.sync_links`); ``runner`` and
+    ``running_until`` are the lease of the process running the link, so that two workers
+    never run one link at once; ``last_report`` holds the figures of the last run.
     """
 
     __tablename__ = "federation_sync"
@@ -144,3 +148,7 @@ class SyncLink(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    auth: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    last_report: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    runner: Mapped[str | None] = mapped_column(String(36))
+    running_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

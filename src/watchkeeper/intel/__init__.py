@@ -1,5 +1,6 @@
 """Threat intelligence: the STIX 2.1 store, imports and exports, TLP, warninglists, scoring."""
 
+from watchkeeper.intel.deletions import delete_versions
 from watchkeeper.intel.export_selection import (
     Exporter,
     ExportFilters,
@@ -92,6 +93,7 @@ __all__ = [
     "builtin_definitions",
     "default_exporters",
     "default_warninglists",
+    "delete_versions",
     "detect_format",
     "expand",
     "explain_score",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import not_, select
+from sqlalchemy import ColumnElement, not_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.core import Clock
@@ -75,7 +75,13 @@ def _tlp_filter(max_tlp: Tlp) -> Any:
     return not_(withheld_by_tlp(max_tlp=max_tlp, unmarked_tlp=UNMARKED))
 
 
-def _rows(session: Session, *, max_tlp: Tlp, ids: Sequence[str] | None) -> Iterator[Sequence[Any]]:
+def _rows(
+    session: Session,
+    *,
+    max_tlp: Tlp,
+    ids: Sequence[str] | None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Iterator[Sequence[Any]]:
     """Exportable value rows of the indicators ``ids`` (all, ordered by creation, if None)."""
     query = (
         select(
@@ -95,6 +101,7 @@ def _rows(session: Session, *, max_tlp: Tlp, ids: Sequence[str] | None) -> Itera
             IndicatorValue.warninglists.is_(None),
             IndicatorValue.kind.in_(list(KIND_TYPES)),
             _tlp_filter(max_tlp),
+            *where,
         )
     )
     if ids is None:
@@ -137,7 +144,14 @@ def _report_event(
 
 
 def _audit(
-    database: Database, *, clock: Clock, actor: str, subject: str, export: MispExport, max_tlp: Tlp
+    database: Database,
+    *,
+    clock: Clock,
+    actor: str,
+    subject: str,
+    export: MispExport,
+    max_tlp: Tlp,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     with database.transaction() as session:
         record_change(
@@ -146,7 +160,7 @@ def _audit(
             actor=actor,
             action="intel.export",
             subject=subject[:300],
-            detail={**export.document(), "max_tlp": max_tlp.label},
+            detail={**export.document(), "max_tlp": max_tlp.label, **(detail or {})},
         )
 
 
@@ -213,8 +227,15 @@ def export_misp_feed(
     directory: Path | str,
     max_tlp: Tlp = Tlp.AMBER,
     organisation: str = "Watchkeeper",
+    where: Sequence[ColumnElement[bool]] = (),
+    detail: dict[str, Any] | None = None,
 ) -> MispExport:
-    """Write a MISP feed into ``directory`` (created; events of an earlier export replaced)."""
+    """Write a MISP feed into ``directory`` (created; events of an earlier export replaced).
+
+    ``where`` narrows what goes in with more conditions on
+    :class:`~watchkeeper.intel.StixObject` (the federation's sharing policy for an audience,
+    when a feed is published to a community); ``detail`` is added to the audit entry.
+    """
     _allowed(max_tlp)
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
@@ -238,6 +259,7 @@ def export_misp_feed(
                 StixObject.current,
                 StixObject.revoked.is_(False),
                 _tlp_filter(max_tlp),
+                *where,
             )
             .order_by(StixObject.seq)
         ).all()
@@ -245,12 +267,12 @@ def export_misp_feed(
         for stored in reports:
             event, refs = _report_event(stored, organisation=organisation, sink=lambda a: None)
             file = EventFile(folder, event, hashes=hashes)
-            for row in _rows(session, max_tlp=max_tlp, ids=refs):
+            for row in _rows(session, max_tlp=max_tlp, ids=refs, where=where):
                 if event.add(row, now=now):
                     carried.add(row[0])
             finish(file)
         daily: EventFile | None = None
-        for row in _rows(session, max_tlp=max_tlp, ids=None):
+        for row in _rows(session, max_tlp=max_tlp, ids=None, where=where):
             day = row[2][:10]
             if row[0] in carried:
                 continue
@@ -278,7 +300,7 @@ def export_misp_feed(
             stale.unlink()
     export.uuids = sorted(manifest)
     _audit(database, clock=clock, actor=actor, subject=f"misp-feed:{folder}", export=export,
-           max_tlp=max_tlp)  # fmt: skip
+           max_tlp=max_tlp, detail=detail)  # fmt: skip
     return export
 
 

@@ -56,6 +56,20 @@ class StixObject(Base):
     added_at: Mapped[str] = mapped_column(String(32))
 
 
+class SeqFloor(Base):
+    """The highest ``seq`` ever deleted from a sequence (one row per sequence, by name).
+
+    ``seq`` is assigned as one more than the largest stored, so deleting the newest version
+    would hand its number to the next one, and a reader whose cursor already passed that
+    number (a TAXII ``next``) would never see the newcomer. New numbers start above this floor.
+    """
+
+    __tablename__ = "intel_seq_floor"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class IndicatorValue(Base):
     """A normalised observable value carried by an indicator's pattern (or an observable)."""
 

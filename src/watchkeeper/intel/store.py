@@ -23,6 +23,13 @@ from watchkeeper.store import serialize
 OBJECT_LOCK = "watchkeeper.intel.objects"
 LOOKUP_CHUNK = 500
 EXISTING = "SELECT seq, id, modified, content_hash, current FROM intel_objects WHERE id IN "
+# Above the largest stored number and above any deleted one (see ``SeqFloor``), so a number
+# is never handed out twice and cursors over ``seq`` never pass over a new version.
+SEQ_FLOOR = "intel_objects"
+NEXT_SEQ = (
+    "SELECT MAX(top) + 1 FROM (SELECT COALESCE(MAX(seq), 0) AS top FROM intel_objects "
+    "UNION ALL SELECT seq AS top FROM intel_seq_floor WHERE name = 'intel_objects') AS tops"
+)
 
 
 @dataclass
@@ -84,9 +91,7 @@ def store_batch(
     outcome = BatchOutcome()
     versions, current = _existing(connection, list({p.id for p in batch}))
     before = dict(current)
-    next_seq: int = connection.exec_driver_sql(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM intel_objects"
-    ).scalar_one()
+    next_seq: int = connection.exec_driver_sql(NEXT_SEQ).scalar_one()
     last_added = connection.exec_driver_sql("SELECT MAX(added_at) FROM intel_objects").scalar()
     added_at = max(stix_time(clock.now()), last_added or "")
     new: list[tuple[int, Prepared]] = []

@@ -1,4 +1,5 @@
-"""Accounts, roles, tokens, UI sessions, the audit ledger, node keys and the peer registry."""
+"""Accounts, roles, tokens, UI sessions, the audit ledger, node keys, sealed secrets and the peer
+registry."""
 
 from watchkeeper.security.accounts import (
     add_user,
@@ -43,6 +44,7 @@ from watchkeeper.security.peers import (
     remove_peer,
 )
 from watchkeeper.security.roles import ROLES, STAFF_ROLES, Principal, check_roles, cli_principal
+from watchkeeper.security.sealing import SecretBox
 from watchkeeper.security.sessions import UiLogin, close_session, open_session, resolve_session
 from watchkeeper.security.tokens import (
     IssuedToken,
@@ -65,6 +67,7 @@ __all__ = [
     "NodeIdentity",
     "Peer",
     "Principal",
+    "SecretBox",
     "UiLogin",
     "UiSession",
     "User",

@@ -110,3 +110,16 @@ class Peer(Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RequestNonce(Base):
+    """A nonce of a signed request received from a peer, kept while its time is in the window.
+
+    Not tied to the peer row: removing a peer must not make its old requests replayable.
+    """
+
+    __tablename__ = "request_nonces"
+
+    peer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

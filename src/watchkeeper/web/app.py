@@ -18,6 +18,8 @@ from watchkeeper.node import Node
 from watchkeeper.web.api import router as api_router
 from watchkeeper.web.deps import AnyPrincipal, quick_read
 from watchkeeper.web.problems import install_problem_handlers, unexpected_problem
+from watchkeeper.web.taxii import PREFIX as TAXII_PREFIX
+from watchkeeper.web.taxii import taxii_app
 from watchkeeper.web.ui import router as ui_router
 from watchkeeper.workers import run_workers
 
@@ -111,5 +113,6 @@ def create_app(
     app.include_router(api_router)
     app.include_router(ui_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(TAXII_PREFIX, taxii_app(node), name="taxii")
     app.add_middleware(SecurityHeaders)
     return app

@@ -22,10 +22,8 @@ from watchkeeper.security import (
     close_session,
     entry_document,
     list_entries,
-    list_peers,
     list_users,
     open_session,
-    peer_document,
     record,
     set_password,
     verify,
@@ -173,18 +171,6 @@ def events_page(request: Request, after: int = 0) -> Response:
     with node.database.reader() as session:
         events = [event_document(e) for e in read_events(session, after=after, limit=200)]
     return page(request, "events.html", login, events=events)
-
-
-@router.get("/peers")
-def peers_page(request: Request) -> Response:
-    """Partner nodes."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
-    node = node_of(request)
-    with node.database.reader() as session:
-        peers = [peer_document(p) for p in list_peers(session)]
-    return page(request, "peers.html", login, peers=peers)
 
 
 @router.get("/users")

@@ -51,6 +51,10 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("auth", JSON, nullable=True),
+        sa.Column("last_report", JSON, nullable=True),
+        sa.Column("runner", sa.String(length=36), nullable=True),
+        sa.Column("running_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["peer"], ["peers.code"], name=op.f("fk_federation_sync_peer_peers"), ondelete="CASCADE"
         ),
