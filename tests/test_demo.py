@@ -15,15 +15,17 @@ CORE_STEPS = (
     "node identity",
     "admin account",
     "staff accounts",
-    "partner node",
     "API token",
     "intelligence sample",
+    "restricted intelligence",
+    "partner node",
     "events delivered",
     "audit ledger intact",
     "health",
     "API with token",
     "API refuses bad token",
     "UI login",
+    "partner pulls over TAXII",
     "audit ledger intact after use",
 )
 

@@ -93,7 +93,7 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
 @json_option
 def demo(check: bool, directory: Path, port: int, as_json: bool) -> None:
     """Build the demo node (re-runnable), then serve it and print the URL and login."""
-    from watchkeeper.demo import build_demo, check_demo
+    from watchkeeper.demo import build_demo, check_demo, share_when_serving
 
     result = build_demo(directory=directory, port=port)
     try:
@@ -130,6 +130,7 @@ def demo(check: bool, directory: Path, port: int, as_json: bool) -> None:
             f"\nWatchkeeper demo at {url}\n  UI login: admin / {result.admin_password}\n"
             f"  API token (admin): {result.token}\nPress Ctrl+C to stop."
         )
+        share_when_serving(result, base_url=url.rstrip("/"), report=message)
         run_server(result.node, host="127.0.0.1", port=port)
     finally:
         result.node.close()

@@ -2,12 +2,12 @@
 
 ``watchkeeper demo`` builds (or rebuilds) the node in ``./watchkeeper-demo`` and serves it;
 ``watchkeeper demo --check`` runs the same script, then probes a real server on a free loopback
-port over HTTP (API, refusals, UI login), and reports every step. Later areas add their steps.
+port over HTTP (API, refusals, UI login), has the partner node pull what it may receive over
+TAXII (``partner``), and reports every step. Later areas add their steps.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 import socket
 import threading
@@ -18,20 +18,22 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from watchkeeper.config import load_settings
+from watchkeeper.demo.partner import (
+    PARTNER_CODE,
+    Partner,
+    build_partner,
+    import_restricted,
+    pull_shared,
+)
 from watchkeeper.errors import NotFound, WatchkeeperError
 from watchkeeper.intel import expand, import_stix, indicators, lookup, write_bundle
 from watchkeeper.node import Node
 from watchkeeper.security import (
-    add_peer,
     add_user,
     create_token,
     get_user,
-    list_peers,
     parse_duration,
     set_password,
     verify,
@@ -39,7 +41,6 @@ from watchkeeper.security import (
 from watchkeeper.web import create_app
 
 DEMO_CODE, DEMO_NAME, DEMO_COUNTRY = "ZZ-CERT", "Demo National CERT", "ZZ"
-PARTNER_CODE, PARTNER_NAME, PARTNER_COUNTRY = "YY-CERT", "Demo Partner CERT", "YY"
 ADMIN = "admin"
 SAMPLE_INDICATORS = 2000
 ACTOR = "demo:script"
@@ -66,6 +67,8 @@ class Demo:
     node: Node
     admin_password: str = ""
     token: str = ""
+    partner: Partner | None = None
+    withheld: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -79,11 +82,6 @@ class Demo:
             self.steps.append(Step(name, True, action()))
         except (WatchkeeperError, AssertionError, httpx.HTTPError) as exc:
             self.steps.append(Step(name, False, str(exc) or type(exc).__name__))
-
-
-def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
 
 
 def build_demo(*, directory: Path, port: int = 8470) -> Demo:
@@ -145,20 +143,15 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         return f"{len(STAFF)} staff accounts ({len(added)} new)"
 
     def partner() -> str:
-        with node.database.transaction() as session:
-            if not any(p.code == PARTNER_CODE for p in list_peers(session)):
-                add_peer(
-                    session,
-                    clock=node.clock,
-                    actor=ACTOR,
-                    code=PARTNER_CODE,
-                    url="https://partner.invalid",
-                    country=PARTNER_COUNTRY,
-                    name=PARTNER_NAME,
-                    public_key=_public(Ed25519PrivateKey.generate()),
-                    encryption_key=_public(X25519PrivateKey.generate()),
-                )
-        return f"partner {PARTNER_CODE} registered"
+        demo.partner = build_partner(node, directory=directory, base_url=f"http://127.0.0.1:{port}")
+        return (
+            f"{PARTNER_CODE} in {directory / 'partner'}: registered both ways, reads the "
+            "regional collection demo-shared (need-to-know, up to TLP:AMBER)"
+        )
+
+    def restricted() -> str:
+        demo.withheld = import_restricted(node, directory=directory)
+        return f"{len(demo.withheld)} TLP:RED and AMBER+STRICT indicators kept to this node"
 
     def token() -> str:
         with node.database.transaction() as session:
@@ -207,9 +200,10 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("node identity", identity),
         ("admin account", admin),
         ("staff accounts", staff),
-        ("partner node", partner),
         ("API token", token),
         ("intelligence sample", intelligence),
+        ("restricted intelligence", restricted),
+        ("partner node", partner),
         ("events delivered", deliver),
         ("audit ledger intact", lambda: _verified(node)),
     ):
@@ -251,11 +245,44 @@ def check_demo(demo: Demo) -> None:
             demo.run("API with token", lambda: _whoami(client, demo.token))
             demo.run("API refuses bad token", lambda: _refused(client))
             demo.run("UI login", lambda: _ui_login(client, demo.admin_password))
+        if demo.partner is not None:
+            partner = demo.partner
+            demo.run(
+                "partner pulls over TAXII",
+                lambda: pull_shared(partner, main=node, base_url=base, withheld=demo.withheld),
+            )
         demo.run("audit ledger intact after use", lambda: _verified(node))
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def share_when_serving(demo: Demo, *, base_url: str, report: Callable[[str], None]) -> None:
+    """Once the demo node answers at ``base_url``, have the partner pull what it may receive.
+
+    For ``watchkeeper demo`` (serving): the server runs in the foreground, so the pull runs in
+    a background thread and reports its one line (or why it failed) through ``report``.
+    """
+    partner = demo.partner
+    if partner is None:
+        return
+
+    def pull() -> None:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        try:
+            line = pull_shared(partner, main=demo.node, base_url=base_url, withheld=demo.withheld)
+        except (WatchkeeperError, AssertionError, httpx.HTTPError) as exc:
+            line = f"partner pull FAILED: {exc}"
+        report(f"demo partner: {line}")
+
+    threading.Thread(target=pull, name="demo-partner", daemon=True).start()
 
 
 def _expect(response: httpx.Response, status: int) -> str:
