@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         description="Largest request body the TAXII server accepts, in bytes (its API roots' "
         "max_content_length); a larger one is refused with 413 before it is read.",
     )
+    taxii_unsigned_peer_writes: bool = Field(
+        False,
+        description="Let partner-node accounts add and delete TAXII objects without signing "
+        "their requests with their node key (third-party TAXII clients cannot sign). Off: a "
+        "partner's unsigned POST or DELETE is refused with 401; signed requests (and signed "
+        "reads) are always verified, and forged or replayed ones refused and audited.",
+    )
 
     intel_source_reliability: dict[str, int] = Field(
         default_factory=dict,

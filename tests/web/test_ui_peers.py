@@ -88,3 +88,11 @@ def test_peers_page_without_partners(client: TestClient, node: Node) -> None:
 def test_peers_page_needs_a_login(client: TestClient) -> None:
     response = client.get("/ui/peers", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/ui/login"
+
+
+def test_federation_page_links_its_pages(client: TestClient, node: Node) -> None:
+    make_user(node, "ana", ["analyst"])
+    log_in(client, "ana")
+    text = client.get("/ui/federation").text
+    assert 'href="/ui/peers"' in text and 'href="/ui/collections"' in text
+    assert "not yet installed" not in text

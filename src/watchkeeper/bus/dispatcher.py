@@ -77,6 +77,10 @@ class Dispatcher:
             raise Conflict(f"subscriber {name!r} is already registered", subscriber=name)
         self._subscribers[name] = Subscriber(name, handler, tuple(types))
 
+    def unsubscribe(self, name: str) -> None:
+        """Stop delivering to ``name`` in this process (its cursor stays where it is)."""
+        self._subscribers.pop(name, None)
+
     def run_once(self) -> DeliveryReport:
         """Deliver pending events and requested replays to every subscriber once."""
         totals = DeliveryReport()

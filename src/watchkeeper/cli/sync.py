@@ -32,6 +32,7 @@ from watchkeeper.federation import (
     link_document,
     list_links,
     remove_link,
+    request_signer,
     run_link,
     set_link,
 )
@@ -278,13 +279,14 @@ def _run(cli: CliContext, targets: tuple[str, ...], direction: str, as_json: boo
         message(f"no enabled {direction} link; add one: watchkeeper sync add PEER --{direction}")
     policy = SyncPolicy.from_settings(node.settings)
     box = _box(node)
+    signer = request_signer(node.data_dir, clock=node.clock)
     runs: list[SyncRun] = []
     for link_id, url in links:
         shown = err.is_terminal and not as_json
         with err.status(f"{direction} {url}") if shown else contextlib.nullcontext():
             run = run_link(
                 node.database, clock=node.clock, actor=cli.principal.actor, link=link_id,
-                box=box, policy=policy,
+                box=box, policy=policy, signer=signer,
             )  # fmt: skip
         assert run is not None  # a person's run is never skipped
         runs.append(run)

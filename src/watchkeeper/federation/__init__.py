@@ -5,7 +5,8 @@ settings (``sharing``), the one sharing policy every outgoing path applies (``po
 TAXII collections with per-peer rights and their policy-filtered pages (``collections``),
 and deliveries from peers with the scope they arrived in (``receipts``). On it: the TAXII
 client (``taxii_client``), sync links with partners' collections and their runs
-(``sync_links``, ``sync``), MISP feeds published per community (``publish``), and the
+(``sync_links``, ``sync``, ``sync_runs``, ``sync_pull``, ``sync_push``), MISP feeds
+published per community (``publish``), and the
 work behind the TAXII server (``taxii_access``, ``taxii_filters``, ``taxii_pages``,
 ``taxii_status``, ``taxii_deletions``; its HTTP side is ``watchkeeper.web.taxii``).
 """
@@ -65,12 +66,15 @@ from watchkeeper.federation.sharing import (
 )
 from watchkeeper.federation.sync import (
     SYNC_ACTOR,
-    SyncRun,
+    WAKE_EVENTS,
+    WAKE_SUBSCRIBER,
     due_links,
     pull_link,
     push_link,
+    request_signer,
     run_due_links,
     run_link,
+    wake_push_links,
 )
 from watchkeeper.federation.sync_links import (
     DIRECTIONS,
@@ -82,16 +86,23 @@ from watchkeeper.federation.sync_links import (
     remove_link,
     set_link,
 )
+from watchkeeper.federation.sync_runs import SyncRun
 from watchkeeper.federation.taxii_access import (
     TAXII_ROLES,
     Access,
     Caller,
+    caller_signature,
     collection_resource,
     open_collection,
     root_collections,
     taxii_caller,
 )
-from watchkeeper.federation.taxii_client import Credentials, TaxiiClient, check_collection_url
+from watchkeeper.federation.taxii_client import (
+    Credentials,
+    Signer,
+    TaxiiClient,
+    check_collection_url,
+)
 from watchkeeper.federation.taxii_deletions import delete_object
 from watchkeeper.federation.taxii_filters import Selection, selection, stix_timestamp
 from watchkeeper.federation.taxii_pages import (
@@ -122,6 +133,8 @@ __all__ = [
     "SYNC_ACTOR",
     "SYNC_LIMIT",
     "TAXII_ROLES",
+    "WAKE_EVENTS",
+    "WAKE_SUBSCRIBER",
     "Access",
     "Audience",
     "Caller",
@@ -138,6 +151,7 @@ __all__ = [
     "Selection",
     "SharedObject",
     "SharingSettings",
+    "Signer",
     "SyncLink",
     "SyncPolicy",
     "SyncRun",
@@ -145,6 +159,7 @@ __all__ = [
     "TaxiiStatus",
     "add_collection",
     "add_link",
+    "caller_signature",
     "check_collection_url",
     "check_filters",
     "collection_document",
@@ -186,6 +201,7 @@ __all__ = [
     "read_page",
     "receive",
     "remove_link",
+    "request_signer",
     "rights_by_collection",
     "rights_of",
     "root_collections",
@@ -202,6 +218,7 @@ __all__ = [
     "store_objects",
     "taxii_caller",
     "versions_body",
+    "wake_push_links",
     "withheld_clause",
     "withheld_reason",
 ]

@@ -11,14 +11,15 @@ resources, whose ``can_read`` and ``can_write`` are exactly what the endpoints t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.core import Tlp
-from watchkeeper.errors import Forbidden, NotFound
+from watchkeeper.core import Clock, Tlp
+from watchkeeper.errors import Forbidden, NotFound, Unauthenticated
 from watchkeeper.federation.collections import UUID
 from watchkeeper.federation.models import Collection, CollectionRight
 from watchkeeper.federation.policy import (
@@ -28,12 +29,13 @@ from watchkeeper.federation.policy import (
     peer_audience,
 )
 from watchkeeper.federation.sharing import get_sharing
-from watchkeeper.security import Peer, Principal
+from watchkeeper.security import Peer, Principal, check_signature, get_peer, is_signed
 
 TAXII_ROLES: tuple[str, ...] = ("admin", "analyst", "partner-node")
 """Roles that may use the TAXII server at all."""
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 Need = Literal["read", "write", "any"]
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,41 @@ def collection_resource(access: Access) -> dict[str, Any]:
     resource["can_write"] = access.can_write
     resource["media_types"] = [STIX_MEDIA_TYPE]
     return resource
+
+
+def caller_signature(
+    session: Session,
+    *,
+    clock: Clock,
+    caller: Caller,
+    method: str,
+    target: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    unsigned_writes: bool,
+) -> str | None:
+    """Check a partner node's request signature; the nonce to remember with the request's
+    work, or None when there is nothing to remember (staff, or an unsigned read).
+
+    A token alone may have leaked; a signature made with the key the peer registered may
+    not, and its nonce stops a captured request from being sent again. So a peer's writes
+    must be signed unless the node lets third-party TAXII clients (which cannot sign) write
+    (``unsigned_writes``); reads may go unsigned, but signature headers that are present
+    must verify. ``Unauthenticated`` (reason ``unsigned``, ``forged`` or ``stale``) otherwise.
+    """
+    if caller.peer is None:
+        return None  # staff authenticate as people; node signatures are between nodes
+    if not is_signed(headers):
+        if method.upper() in WRITES and not unsigned_writes:
+            raise Unauthenticated(
+                f"{caller.peer} must sign its writes with its node key (a Watchkeeper node "
+                "does so on its own once it has run `watchkeeper node init`); this node does "
+                "not take unsigned writes from partner nodes (taxii_unsigned_peer_writes)",
+                reason="unsigned",
+                peer=caller.peer,
+            )
+        return None
+    peer = get_peer(session, caller.peer)
+    return check_signature(
+        clock=clock, peer=peer, method=method, target=target, body=body, headers=headers
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -36,6 +36,8 @@ MAX_RESPONSE_BYTES = 256 * 1024**2
 DEFAULT_TIMEOUT = 60.0
 SCHEMES = ("basic", "bearer")
 KEPT_DETAILS = 20
+Signer = Callable[[str, str, bytes], dict[str, str]]
+"""Headers that sign one request: (method, target as sent — path and query —, body)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ def later(first: str | None, second: str | None) -> str | None:
 class TaxiiClient:
     """HTTP access to TAXII 2.1 servers with one set of credentials (use as a context manager).
 
-    ``transport`` replaces the network (tests inject failures with it).
+    ``transport`` replaces the network (tests inject failures with it). ``signer`` adds
+    headers signing each request as this node (a partner Watchkeeper node checks them).
     """
 
     def __init__(
@@ -174,12 +177,14 @@ class TaxiiClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         max_bytes: int = MAX_RESPONSE_BYTES,
+        signer: Signer | None = None,
     ) -> None:
         headers = {"Accept": MEDIA_TYPE, "User-Agent": "watchkeeper-taxii-client"}
         if credentials is not None:
             headers.update(credentials.headers())
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self._signer = signer
         self._http = httpx.Client(
             headers=headers, timeout=timeout, transport=transport, follow_redirects=False
         )
@@ -212,10 +217,17 @@ class TaxiiClient:
     ) -> tuple[httpx.Response, Any]:
         headers = {"Content-Type": MEDIA_TYPE} if body is not None else None
         try:
-            with self._http.stream(
+            request = self._http.build_request(
                 method, url, params=params, content=body, headers=headers
-            ) as response:
+            )
+            if self._signer is not None:  # signs the target exactly as it goes on the wire
+                target = request.url.raw_path.decode("ascii")
+                request.headers.update(self._signer(method, target, body or b""))
+            response = self._http.send(request, stream=True)
+            try:
                 data = self._read(response, url)
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise RemoteError(
                 f"{url}: no answer within {self.timeout:g} s", url=url, http_status=None

@@ -46,6 +46,13 @@ from watchkeeper.security.peers import (
 from watchkeeper.security.roles import ROLES, STAFF_ROLES, Principal, check_roles, cli_principal
 from watchkeeper.security.sealing import SecretBox
 from watchkeeper.security.sessions import UiLogin, close_session, open_session, resolve_session
+from watchkeeper.security.signatures import (
+    check_signature,
+    is_signed,
+    remember_nonce,
+    sign_request,
+    verify_request,
+)
 from watchkeeper.security.tokens import (
     IssuedToken,
     authenticate,
@@ -79,6 +86,7 @@ __all__ = [
     "basic_credentials",
     "check_password",
     "check_roles",
+    "check_signature",
     "cli_principal",
     "close_session",
     "create_token",
@@ -86,6 +94,7 @@ __all__ = [
     "get_peer",
     "get_user",
     "init_keys",
+    "is_signed",
     "keys_dir",
     "list_entries",
     "list_peers",
@@ -100,12 +109,15 @@ __all__ = [
     "peer_from_document",
     "record",
     "record_change",
+    "remember_nonce",
     "remove_peer",
     "resolve_session",
     "revoke_token",
     "set_password",
     "set_roles",
+    "sign_request",
     "token_document",
     "user_document",
     "verify",
+    "verify_request",
 ]

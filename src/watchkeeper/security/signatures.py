@@ -92,6 +92,27 @@ def verify_request(
     ``stale`` (time outside the window) or ``replayed`` (nonce already seen). The nonce is
     remembered in the caller's transaction, so commit it with the request's work.
     """
+    nonce = check_signature(
+        clock=clock, peer=peer, method=method, target=target, body=body, headers=headers
+    )
+    remember_nonce(session, clock=clock, peer=peer.code, nonce=nonce)
+
+
+def check_signature(
+    *,
+    clock: Clock,
+    peer: Peer,
+    method: str,
+    target: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> str:
+    """The first half of :func:`verify_request`, without the database: that ``peer``
+    signed this request within the window (``Unauthenticated`` otherwise); its nonce.
+
+    A server checks this before parsing a body (a forged request is refused as such, not
+    for its content) and remembers the nonce with the request's work.
+    """
     node, date, nonce, signature = (headers.get(name) or "" for name in HEADERS)
     if not (node and date and nonce and signature):
         raise _refuse("missing signature headers", "unsigned", peer=peer.code)
@@ -115,9 +136,16 @@ def verify_request(
         raise _refuse(f"time {date} is outside the {WINDOW} window", "stale", peer=peer.code)
     if len(nonce) > 64:
         raise _refuse("nonce too long", "forged", peer=peer.code)
+    return nonce
+
+
+def remember_nonce(session: Session, *, clock: Clock, peer: str, nonce: str) -> None:
+    """Record a checked request's nonce in the session's transaction (``Unauthenticated``,
+    reason ``replayed``, if ``peer`` sent it before), forgetting nonces past the window."""
+    now = utc(clock.now())
     session.execute(delete(RequestNonce).where(RequestNonce.seen_at < now - 2 * WINDOW))
     try:
         with session.begin_nested():  # the key (peer, nonce) refuses a second copy
-            session.add(RequestNonce(peer=peer.code, nonce=nonce, seen_at=now))
+            session.add(RequestNonce(peer=peer, nonce=nonce, seen_at=now))
     except IntegrityError:
-        raise _refuse("this request was already received", "replayed", peer=peer.code) from None
+        raise _refuse("this request was already received", "replayed", peer=peer) from None

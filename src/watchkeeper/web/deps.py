@@ -38,8 +38,11 @@ async def get_node(request: Request) -> Node:
 NodeDep = Annotated[Node, Depends(get_node)]
 
 
-def audit_denied(node: Node, request: Request, exc: AuthError, *, actor: str) -> None:
-    """Record a refused request in the ledger."""
+def audit_denied(
+    node: Node, request: Request, exc: AuthError, *, actor: str, action: str | None = None
+) -> None:
+    """Record a refused request in the ledger (``action``: by default ``auth.token`` or
+    ``auth.role`` after the refusal)."""
     detail: dict[str, Any] = {
         "reason": str(exc.fields.get("reason", exc.code)),
         "method": request.method,
@@ -52,7 +55,7 @@ def audit_denied(node: Node, request: Request, exc: AuthError, *, actor: str) ->
             session,
             clock=node.clock,
             actor=actor,
-            action="auth.token" if isinstance(exc, Unauthenticated) else "auth.role",
+            action=action or ("auth.token" if isinstance(exc, Unauthenticated) else "auth.role"),
             subject=f"token:{token}" if token else None,
             outcome="denied",
             detail=detail,

@@ -50,7 +50,9 @@ def served(
         url = _schema_url(request.getfixturevalue("postgres_server"))
     seeded = seed(folder, url)
     port = _free_port()
-    process = serve(folder, url, port)
+    # The suite speaks as third-party TAXII clients (taxii2-client, plain HTTP), which cannot
+    # sign requests with a node key; signed writes are tested in test_taxii_signed.py.
+    process = serve(folder, url, port, extra={"WATCHKEEPER_TAXII_UNSIGNED_PEER_WRITES": "true"})
     seeded.base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(process, seeded.base)

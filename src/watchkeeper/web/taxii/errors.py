@@ -5,7 +5,8 @@ resource (``title``, ``description``, ``error_id``, ``error_code``, ``http_statu
 ``details``) in the TAXII media type, so the TAXII application renders its own, from the same
 exception tree. A 401 names both schemes the server takes (HTTP Basic, which TAXII requires,
 and Bearer). Refusals are audited as on the rest of the API: failed authentication and
-missing roles by the dependencies that refuse them, a missing collection right here, and every
+missing roles by the dependencies that refuse them, a missing collection right and a partner
+node's missing, forged or replayed request signature (``auth.signature``) here, and every
 failed POST or DELETE by a known caller. No traceback ever reaches a client.
 """
 
@@ -78,6 +79,9 @@ def _audit(request: Request, exc: WatchkeeperError) -> None:
         # A right on a collection, refused after the role check let the caller in (the role
         # check audits its own refusals and leaves no principal behind).
         audit_denied(node_of(request), request, exc, actor=principal.actor)
+    elif principal is not None and isinstance(exc, Unauthenticated):
+        # A known token whose node signature is missing, forged, stale or replayed.
+        audit_denied(node_of(request), request, exc, actor=principal.actor, action="auth.signature")
     else:
         audit_failure(request, exc)
 

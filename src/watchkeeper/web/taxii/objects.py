@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.errors import NotFound
@@ -36,7 +36,7 @@ from watchkeeper.federation import (
     versions_body,
 )
 from watchkeeper.node import Node
-from watchkeeper.security import Principal
+from watchkeeper.security import Principal, is_signed
 from watchkeeper.web.deps import NodeDep
 from watchkeeper.web.taxii.cursor import issue, redeem
 from watchkeeper.web.taxii.errors import TaxiiRefusal
@@ -49,8 +49,9 @@ from watchkeeper.web.taxii.requests import (
     next_of,
     selection_of,
 )
+from watchkeeper.web.taxii.signed import remember, request_nonce, signed_read
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(signed_read)])
 COLLECTION = "/{root}/collections/{collection_id}"
 BODIES = {"objects": envelope_body, "object": envelope_body}
 
@@ -209,11 +210,14 @@ def delete(
     """Delete versions of an object (all it may see, unless ``match[version]`` narrows)."""
     community = community_of(root)
     chosen = selection_of(request, endpoint="delete")
-    with node.database.transaction() as session:
+    with node.database.reader() as session:
         caller = taxii_caller(session, principal=principal)
+    nonce = request_nonce(node, caller, request, b"")
+    with node.database.transaction() as session:
         access = open_collection(
             session, caller=caller, community=community, key=collection_id, need="write"
         )
+        remember(session, node, caller, nonce)
         delete_object(
             session,
             clock=node.clock,
@@ -278,9 +282,15 @@ def _writable(node: Node, principal: Principal, community: str, key: str) -> tup
 
 
 def _open(
-    node: Node, caller: Caller, community: str, access: Access, objects: list[Any]
+    node: Node,
+    caller: Caller,
+    community: str,
+    access: Access,
+    objects: list[Any],
+    nonce: str | None,
 ) -> TaxiiStatus:
     with node.database.transaction() as session:
+        remember(session, node, caller, nonce)  # a replay is refused before anything is kept
         return open_status(
             session,
             clock=node.clock,
@@ -316,8 +326,13 @@ async def add_objects(
             content_type=request.headers.get("content-type"),
         )
     caller, access = await run_in_threadpool(_writable, node, principal, community, collection_id)
-    objects = _objects(await _body(request, limit=node.settings.taxii_max_content_length))
-    status = await run_in_threadpool(_open, node, caller, community, access, objects)
+    signed = is_signed(request.headers)
+    if not signed:  # a partner's unsigned write is refused before its body is read
+        await run_in_threadpool(request_nonce, node, caller, request, b"")
+    body = await _body(request, limit=node.settings.taxii_max_content_length)
+    nonce = await run_in_threadpool(request_nonce, node, caller, request, body) if signed else None
+    objects = _objects(body)
+    status = await run_in_threadpool(_open, node, caller, community, access, objects, nonce)
     job: dict[str, Any] = {
         "clock": node.clock,
         "status_id": status.id,

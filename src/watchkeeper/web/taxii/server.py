@@ -8,7 +8,7 @@ root arrives with that root's community as its scope.
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from watchkeeper.errors import NotFound
 from watchkeeper.federation import (
@@ -24,8 +24,9 @@ from watchkeeper.node import Node
 from watchkeeper.web.deps import NodeDep
 from watchkeeper.web.taxii.media import TAXII_MEDIA_TYPE, TaxiiResponse
 from watchkeeper.web.taxii.requests import Accepting, TaxiiUser, community_of
+from watchkeeper.web.taxii.signed import signed_read
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(signed_read)])
 PREFIX = "/taxii2"
 """Where the node's app mounts the TAXII server."""
 DEFAULT_ROOT = "national"

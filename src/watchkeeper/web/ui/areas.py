@@ -13,6 +13,8 @@ class Area:
     title: str
     purpose: str
     available: bool = False
+    pages: tuple[tuple[str, str], ...] = ()
+    """The area's own pages (path, title), listed on its page."""
 
 
 AREAS: tuple[Area, ...] = (
@@ -31,7 +33,16 @@ AREAS: tuple[Area, ...] = (
         "24/7 point of contact and central authority: preservation, disclosure, "
         "mutual legal assistance and extradition requests.",
     ),
-    Area("federation", "Federation", "Share with partner nodes over TAXII 2.1 and MISP feeds."),
+    Area(
+        "federation",
+        "Federation",
+        "Share with partner nodes over TAXII 2.1 and MISP feeds.",
+        available=True,
+        pages=(
+            ("/ui/peers", "Partner nodes: sharing settings, sync links and lag"),
+            ("/ui/collections", "TAXII collections and who may read or write them"),
+        ),
+    ),
     Area("analytics", "Analytics", "Trace criminal networks across cases and borders."),
     Area("governance", "Governance", "Security performance indicators and the risk register."),
     Area("exercise", "Exercises", "Cyber-range scenarios replayed through the real node."),
