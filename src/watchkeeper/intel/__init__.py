@@ -1,5 +1,6 @@
 """Threat intelligence: the STIX 2.1 store, imports and exports, TLP, warninglists, scoring."""
 
+from watchkeeper.intel.active import MATCHED_KINDS, ActiveValue, active_values
 from watchkeeper.intel.deletions import delete_versions
 from watchkeeper.intel.export_selection import (
     Exporter,
@@ -62,9 +63,11 @@ from watchkeeper.intel.warninglists import WarninglistMatcher
 __all__ = [
     "FEED_FORMATS",
     "FORMATS",
+    "MATCHED_KINDS",
     "MAX_LIMIT",
     "STIX_TYPE",
     "WARNINGLIST_KINDS",
+    "ActiveValue",
     "ExportFilters",
     "ExportReport",
     "Exporter",
@@ -88,6 +91,7 @@ __all__ = [
     "StixObject",
     "Warninglist",
     "WarninglistMatcher",
+    "active_values",
     "add_feed",
     "builtin_definition",
     "builtin_definitions",

@@ -30,6 +30,7 @@ from watchkeeper.intel.models import IndicatorValue, StixObject
 from watchkeeper.intel.scoring import (
     Score,
     ScoringPolicy,
+    current_scores,
     evidence,
     feedback,
     kinds_of,
@@ -285,30 +286,7 @@ def intel_stats(
 
 
 def _score_counts(session: Session, *, policy: ScoringPolicy, now: datetime) -> dict[str, int]:
-    o = StixObject
-    dialect = session.get_bind().dialect.name
-    statement = select(
-        o.id,
-        o.confidence,
-        o.modified,
-        o.doc,
-        sources_of(dialect).label("sources"),
-        kinds_of(dialect).label("kinds"),
-    ).where(o.type == "indicator", o.current.is_(True), o.revoked.is_(False))
-    known = feedback(session.connection())
     counts = {"live": 0, "expired": 0, "decayed": 0}
-    for row in session.execute(statement, execution_options={"yield_per": 2000}):
-        result = score(
-            evidence(
-                doc=row.doc,
-                confidence=row.confidence,
-                sources=row.sources,
-                kinds=(row.kinds or "").split(","),
-                modified=row.modified,
-                feedback=known.get(row.id),
-            ),
-            policy=policy,
-            now=now,
-        )
+    for _, _, result in current_scores(session, policy=policy, now=now):
         counts["expired" if result.expired else "decayed" if result.decayed else "live"] += 1
     return counts

@@ -21,14 +21,14 @@ A score of 0 means expired or decayed: such indicators drop out of exports by de
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import ScalarSelect
 
 from watchkeeper.config import DEFAULT_LIFETIMES, Settings
@@ -353,3 +353,35 @@ def _add(
         for target in doc.get("object_refs") or ():
             if isinstance(target, str) and (wanted is None or target in wanted):
                 found.setdefault(target, Feedback()).false_positives.append(sources)
+
+
+def current_scores(
+    session: Session, *, policy: ScoringPolicy, now: datetime
+) -> Iterator[tuple[int, str, Score]]:
+    """(seq, id, score) of every current, unrevoked indicator, streamed in one pass.
+
+    Scores depend on time and feedback, so they cannot be a SQL condition: statistics and the
+    detection index both need this one pass, with sightings and opinions read once.
+    """
+    o = StixObject
+    dialect = session.get_bind().dialect.name
+    statement = select(
+        o.seq,
+        o.id,
+        o.confidence,
+        o.modified,
+        o.doc,
+        sources_of(dialect).label("sources"),
+        kinds_of(dialect).label("kinds"),
+    ).where(o.type == "indicator", o.current.is_(True), o.revoked.is_(False))
+    known = feedback(session.connection())
+    for row in session.execute(statement, execution_options={"yield_per": 2000}):
+        found = evidence(
+            doc=row.doc,
+            confidence=row.confidence,
+            sources=row.sources,
+            kinds=(row.kinds or "").split(","),
+            modified=row.modified,
+            feedback=known.get(row.id),
+        )
+        yield row.seq, row.id, score(found, policy=policy, now=now)
