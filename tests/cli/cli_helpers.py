@@ -7,18 +7,17 @@ on stderr and an exit code (0 ok, 1 failed or found a problem, 2 usage or invali
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from watchkeeper.cli import cli
+from watchkeeper.security.keys import public_key_text
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,7 @@ def ok_json(*args: str, env: dict[str, str | None] | None = None) -> Any:
 def public_key(kind: str = "ed25519") -> str:
     """Base64 of a fresh raw public key."""
     key = Ed25519PrivateKey.generate() if kind == "ed25519" else X25519PrivateKey.generate()
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
+    return public_key_text(key)
 
 
 def add_peer(code: str = "QA-NCSA", *, key: str | None = None) -> str:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from watchkeeper.core.tlp import TLP1_MARKING_IDS, TLP2_MARKING_IDS, Tlp
@@ -14,6 +12,7 @@ from watchkeeper.federation import items_reader, receive, set_sharing
 from watchkeeper.intel import ImportReport, run_import
 from watchkeeper.node import Node
 from watchkeeper.security import add_peer
+from watchkeeper.security.keys import public_key_text
 
 STAMP = "2026-03-01T10:00:00.000Z"
 CLEAR, GREEN, AMBER, STRICT, RED = (TLP2_MARKING_IDS[level] for level in Tlp)
@@ -51,12 +50,7 @@ def granular(level_id: str) -> list[dict[str, Any]]:
 
 
 def public_key() -> str:
-    raw = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    return base64.b64encode(raw).decode()
+    return public_key_text(Ed25519PrivateKey.generate())
 
 
 def register(node: Node, code: str, **sharing: Any) -> None:

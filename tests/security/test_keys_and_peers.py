@@ -7,9 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from watchkeeper.core import FixedClock
 from watchkeeper.errors import Conflict, InvalidInput, NotFound
@@ -27,12 +25,8 @@ from watchkeeper.security import (
     peer_from_document,
     remove_peer,
 )
+from watchkeeper.security.keys import public_key_text
 from watchkeeper.testing import FIXED_START
-
-
-def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
 
 
 def test_init_writes_private_keys_0600_and_signs(tmp_path: Path) -> None:
@@ -116,7 +110,7 @@ def test_peer_registry(node: Node, tmp_path: Path) -> None:
 
 
 def test_peer_input_is_checked(node: Node) -> None:
-    good = _public(Ed25519PrivateKey.generate())
+    good = public_key_text(Ed25519PrivateKey.generate())
     cases = [
         ({"public_key": "not base64!"}, "public_key"),
         ({"public_key": base64.b64encode(b"short").decode()}, "public_key"),

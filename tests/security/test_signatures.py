@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from watchkeeper.core import FixedClock
 from watchkeeper.errors import Unauthenticated
 from watchkeeper.node import Node
 from watchkeeper.security import add_peer
+from watchkeeper.security.keys import public_key_text
 from watchkeeper.security.models import Peer
 from watchkeeper.security.signatures import (
     HEADER_NODE,
@@ -28,11 +27,6 @@ TARGET = "/taxii2/regional/collections/c1/objects/"
 BODY = b'{"objects": []}'
 
 
-def _public(key: Ed25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
-
-
 @pytest.fixture
 def partner(node: Node) -> tuple[Peer, Ed25519PrivateKey]:
     key = Ed25519PrivateKey.generate()
@@ -44,7 +38,7 @@ def partner(node: Node) -> tuple[Peer, Ed25519PrivateKey]:
             code="KE-CERT",
             url="https://ke.example",
             country="KE",
-            public_key=_public(key),
+            public_key=public_key_text(key),
         )
         session.expunge(peer)
     return peer, key

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi.testclient import TestClient
+
+from watchkeeper.security.keys import public_key_text
 
 PROBLEM = "application/problem+json"
 DOCUMENTATION = ("/api/docs",)  # none today: the OpenAPI document needs a token too
@@ -75,8 +75,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def raw_public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
+    return public_key_text(key)
 
 
 def peer_body(code: str = "QA-NCSA", **changes: Any) -> dict[str, Any]:

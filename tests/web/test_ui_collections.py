@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import html
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from test_ui import log_in, make_user
@@ -13,22 +11,15 @@ from test_ui import log_in, make_user
 from watchkeeper.federation import add_collection, set_rights
 from watchkeeper.node import Node
 from watchkeeper.security import add_peer
-
-
-def _public_key() -> str:
-    raw = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    return base64.b64encode(raw).decode()
+from watchkeeper.security.keys import public_key_text
 
 
 def test_collections_page_shows_filters_and_rights(client: TestClient, node: Node) -> None:
     make_user(node, "ana", ["analyst"])
     with node.database.transaction() as session:
+        key = public_key_text(Ed25519PrivateKey.generate())
         add_peer(session, clock=node.clock, actor="test", code="QA-NCSA", url="https://qa.example",
-                 country="QA", public_key=_public_key())  # fmt: skip
+                 country="QA", public_key=key)  # fmt: skip
         iocs = add_collection(
             session,
             clock=node.clock,

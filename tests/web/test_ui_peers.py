@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import html
 from datetime import timedelta
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -24,24 +22,17 @@ from watchkeeper.federation import (
 )
 from watchkeeper.node import Node
 from watchkeeper.security import SecretBox, add_peer
+from watchkeeper.security.keys import public_key_text
 
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
-
-
-def _public_key() -> str:
-    raw = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    return base64.b64encode(raw).decode()
 
 
 def test_peers_page_shows_sharing_and_sync_state(client: TestClient, node: Node) -> None:
     make_user(node, "ana", ["analyst"])
     with node.database.transaction() as session:
+        key = public_key_text(Ed25519PrivateKey.generate())
         add_peer(session, clock=node.clock, actor="test", code="AE-TDRA", url="https://ae.example",
-                 country="AE", public_key=_public_key(), name="UAE TDRA")  # fmt: skip
+                 country="AE", public_key=key, name="UAE TDRA")  # fmt: skip
         set_sharing(session, clock=node.clock, actor="test", code="AE-TDRA",
                     community="regional", max_tlp="amber", need_to_know=True)  # fmt: skip
         add_collection(session, clock=node.clock, actor="test", title="Region", alias="region",

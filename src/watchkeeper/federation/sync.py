@@ -182,6 +182,27 @@ def _checked(database: Database, *, link: str, direction: str) -> str:
         return row.id
 
 
+def _run_now(
+    database: Database,
+    *,
+    direction: str,
+    clock: Clock,
+    actor: str,
+    link: str,
+    box: SecretBox,
+    policy: SyncPolicy,
+    transport: httpx.BaseTransport | None,
+    signer: Signer | None,
+) -> SyncRun:
+    found = _checked(database, link=link, direction=direction)
+    run = run_link(
+        database, clock=clock, actor=actor, link=found, box=box, policy=policy,
+        transport=transport, signer=signer,
+    )  # fmt: skip
+    assert run is not None  # a person's run is never skipped
+    return run
+
+
 def pull_link(
     database: Database,
     *,
@@ -194,13 +215,10 @@ def pull_link(
     signer: Signer | None = None,
 ) -> SyncRun:
     """Pull now from the partner collection of ``link`` (see :func:`run_link`)."""
-    found = _checked(database, link=link, direction=PULL)
-    run = run_link(
-        database, clock=clock, actor=actor, link=found, box=box, policy=policy,
+    return _run_now(
+        database, direction=PULL, clock=clock, actor=actor, link=link, box=box, policy=policy,
         transport=transport, signer=signer,
     )  # fmt: skip
-    assert run is not None  # a person's run is never skipped
-    return run
 
 
 def push_link(
@@ -215,13 +233,10 @@ def push_link(
     signer: Signer | None = None,
 ) -> SyncRun:
     """Push the local collection of ``link`` to the partner now (see :func:`run_link`)."""
-    found = _checked(database, link=link, direction=PUSH)
-    run = run_link(
-        database, clock=clock, actor=actor, link=found, box=box, policy=policy,
+    return _run_now(
+        database, direction=PUSH, clock=clock, actor=actor, link=link, box=box, policy=policy,
         transport=transport, signer=signer,
     )  # fmt: skip
-    assert run is not None  # a person's run is never skipped
-    return run
 
 
 def wake_push_links(session: Session, *, now: datetime) -> int:

@@ -96,7 +96,8 @@ def fingerprint(signing_public_key: str) -> str:
     return hashlib.sha256(base64.b64decode(signing_public_key)).hexdigest()
 
 
-def _raw_public(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
+def public_key_text(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
+    """The public half of ``key`` as peers register it: raw bytes, base64."""
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
@@ -138,13 +139,13 @@ def init_keys(
     _write_private(
         folder / ENCRYPTION_FILE, encryption.private_bytes(serialization.Encoding.PEM, pem, none)
     )
-    signing_public = _raw_public(signing)
+    signing_public = public_key_text(signing)
     identity = NodeIdentity(
         code=code,
         name=name,
         country=country,
         signing_public_key=signing_public,
-        encryption_public_key=_raw_public(encryption),
+        encryption_public_key=public_key_text(encryption),
         fingerprint=fingerprint(signing_public),
         created_at=clock.now().isoformat(),
     )

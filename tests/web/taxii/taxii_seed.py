@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
@@ -32,6 +31,7 @@ from watchkeeper.intel import StixObject, run_import
 from watchkeeper.intel.synthetic import indicators
 from watchkeeper.node import Node
 from watchkeeper.security import add_peer, add_user, create_token, parse_duration, peer_account
+from watchkeeper.security.keys import public_key_text
 
 MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
@@ -92,15 +92,6 @@ class Seeded:
         """Headers of ``who`` (HTTP Basic: user name and token) accepting TAXII 2.1."""
         raw = f"{self.users[who]}:{self.tokens[who]}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode(), "Accept": MEDIA}
-
-
-def _public_key() -> str:
-    raw = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    return base64.b64encode(raw).decode()
 
 
 def _load(node: Node, objects: list[dict[str, Any]], source: str) -> None:
@@ -187,7 +178,7 @@ def seed(data_dir: Path, database_url: str) -> Seeded:
                 code=code,
                 url=f"https://{code.lower()}.example",
                 country=code[:2],
-                public_key=_public_key(),
+                public_key=public_key_text(Ed25519PrivateKey.generate()),
             )
             set_sharing(session, clock=clock, actor="test", code=code, **sharing)
             account = peer_account(session, clock=clock, actor="test", code=code)

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -40,6 +39,7 @@ from watchkeeper.security import (
     peer_account,
     sign_request,
 )
+from watchkeeper.security.keys import public_key_text
 from watchkeeper.security.signatures import WINDOW
 from watchkeeper.web import create_app
 
@@ -63,11 +63,6 @@ def _indicator() -> dict[str, Any]:
     }
 
 
-def _public(key: Ed25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode()
-
-
 class Partner:
     """Partner node QA-NCSA as the server sees it: its key, token and collection."""
 
@@ -78,7 +73,7 @@ class Partner:
         with node.database.transaction() as session:
             add_peer(
                 session, clock=node.clock, actor="test", code=CODE, url="https://qa.example",
-                country="QA", public_key=_public(self.key),
+                country="QA", public_key=public_key_text(self.key),
             )  # fmt: skip
             set_sharing(
                 session,
