@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from watchkeeper.bus import models as bus_models
+from watchkeeper.detect import models as detect_models
 from watchkeeper.errors import StorageError
 from watchkeeper.federation import models as federation_models
 from watchkeeper.intel import models as intel_models
@@ -17,7 +18,7 @@ from watchkeeper.node import Node
 from watchkeeper.security import models as security_models
 from watchkeeper.store import Base, Database, current_revision, upgrade
 
-assert bus_models and security_models and intel_models and federation_models  # all tables
+assert bus_models and security_models and intel_models and federation_models and detect_models
 
 
 def test_models_match_migrations(node: Node) -> None:

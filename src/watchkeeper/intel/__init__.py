@@ -44,7 +44,14 @@ from watchkeeper.intel.models import (
 from watchkeeper.intel.objects import object_versions, object_view
 from watchkeeper.intel.queries import MAX_LIMIT, query_objects
 from watchkeeper.intel.scoring import Score, ScoringPolicy
-from watchkeeper.intel.sightings import Recorded, record_sighting, report_false_positive, resolve
+from watchkeeper.intel.sightings import (
+    Observation,
+    Recorded,
+    record_sighting,
+    report_false_positive,
+    resolve,
+    write_sightings,
+)
 from watchkeeper.intel.stix import TYPE as STIX_TYPE
 from watchkeeper.intel.synthetic import indicators, write_bundle
 from watchkeeper.intel.text_feeds import import_text, text_reader
@@ -81,6 +88,7 @@ __all__ = [
     "Item",
     "MispExport",
     "MispFeedEvent",
+    "Observation",
     "Provenance",
     "Reader",
     "Recorded",
@@ -135,4 +143,5 @@ __all__ = [
     "tlp_withholds",
     "withheld_by_tlp",
     "write_bundle",
+    "write_sightings",
 ]

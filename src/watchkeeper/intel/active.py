@@ -39,13 +39,17 @@ def active_values(
     *,
     policy: ScoringPolicy | None = None,
     now: datetime | None = None,
+    since_seq: int = 0,
 ) -> Iterator[ActiveValue]:
-    """Values of current, live indicators that hit no warninglist, in ``seq`` order."""
+    """Values of current, live indicators that hit no warninglist, in ``seq`` order; with
+    ``since_seq``, only those of versions stored after it."""
     policy = policy or ScoringPolicy()
     now = now or datetime.now(UTC)
     alive = {  # seq -> STIX id of each live indicator version
         seq: identifier
-        for seq, identifier, result in current_scores(session, policy=policy, now=now)
+        for seq, identifier, result in current_scores(
+            session, policy=policy, now=now, since_seq=since_seq
+        )
         if result.value > 0
     }
     if not alive:
@@ -58,6 +62,7 @@ def active_values(
             o.type == "indicator",
             o.current.is_(True),
             o.revoked.is_(False),
+            o.seq > since_seq,
             v.kind.in_(MATCHED_KINDS),
             or_(v.warninglists.is_(None), v.warninglists == ""),
         )

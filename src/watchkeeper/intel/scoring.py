@@ -356,12 +356,13 @@ def _add(
 
 
 def current_scores(
-    session: Session, *, policy: ScoringPolicy, now: datetime
+    session: Session, *, policy: ScoringPolicy, now: datetime, since_seq: int = 0
 ) -> Iterator[tuple[int, str, Score]]:
     """(seq, id, score) of every current, unrevoked indicator, streamed in one pass.
 
     Scores depend on time and feedback, so they cannot be a SQL condition: statistics and the
     detection index both need this one pass, with sightings and opinions read once.
+    ``since_seq`` keeps only versions stored after it (an index refreshed incrementally).
     """
     o = StixObject
     dialect = session.get_bind().dialect.name
@@ -373,7 +374,7 @@ def current_scores(
         o.doc,
         sources_of(dialect).label("sources"),
         kinds_of(dialect).label("kinds"),
-    ).where(o.type == "indicator", o.current.is_(True), o.revoked.is_(False))
+    ).where(o.type == "indicator", o.current.is_(True), o.revoked.is_(False), o.seq > since_seq)
     known = feedback(session.connection())
     for row in session.execute(statement, execution_options={"yield_per": 2000}):
         found = evidence(

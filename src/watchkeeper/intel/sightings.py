@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,72 @@ def record_sighting(
             targets=tuple(targets),
             detail={"count": count, "seen_at": seen, "where": where},
         )
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An indicator seen ``count`` times between two instants (a detection's hits)."""
+
+    indicator_id: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    where: str | None = None
+    retro: bool = False  # found by searching retained telemetry after the indicator arrived
+
+
+def write_sightings(
+    session: Session, *, clock: Clock, actor: str, observations: Sequence[Observation]
+) -> Recorded | None:
+    """Store one sighting per observation in the session's transaction (the caller commits).
+
+    Detection writes its alerts, these sightings and their events together, so a crash never
+    leaves an alert without its sighting. An indicator no longer current (replaced while the
+    telemetry was read) is sighted under its id all the same; its markings are those of its
+    latest version. Retro-hunt hits carry ``x_watchkeeper_retro``.
+    """
+    if not observations:
+        return None
+    o = StixObject
+    ids = sorted({item.indicator_id for item in observations})
+    markings: dict[str, list[str]] = {}
+    for identifier, doc in session.execute(
+        select(o.id, o.doc).where(o.id.in_(ids), o.type == "indicator").order_by(o.seq)
+    ):
+        markings[identifier] = list(orjson.loads(doc).get("object_marking_refs") or [])
+    now = stamp(clock.now())
+    objects = []
+    for item in observations:
+        if item.indicator_id not in markings:
+            raise NotFound(f"no indicator {item.indicator_id}", field="indicator")
+        sighting: dict[str, Any] = {
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": f"sighting--{uuid.uuid4()}",
+            "created": now,
+            "modified": now,
+            "sighting_of_ref": item.indicator_id,
+            "count": max(1, min(item.count, 999_999_999)),
+            "first_seen": stamp(item.first_seen),
+            "last_seen": stamp(item.last_seen),
+        }
+        if item.where:
+            sighting["description"] = f"seen at: {item.where[:1000]}"
+        if item.retro:
+            sighting["x_watchkeeper_retro"] = True
+        objects.append(_marked(sighting, markings[item.indicator_id]))
+    return _store(
+        session,
+        clock=clock,
+        actor=actor,
+        action="intel.sighting",
+        objects=objects,
+        targets=tuple(ids),
+        detail={
+            "count": sum(item.count for item in observations),
+            "retro": any(item.retro for item in observations),
+        },
+    )
 
 
 def report_false_positive(
