@@ -199,6 +199,34 @@ class Settings(BaseSettings):
         60.0, gt=0.0, le=3600.0, description="Timeout of one HTTP request to a partner's server."
     )
 
+    detect_alert_window_minutes: int = Field(
+        60,
+        ge=1,
+        le=10080,
+        description="Hits of the same indicator, rule or analytic on the same host within one "
+        "window of this many minutes count towards one alert.",
+    )
+    detect_retain: bool = Field(
+        True,
+        description="Keep the telemetry detection reads as Parquet day partitions in "
+        "data_dir/telemetry, so indicators that arrive later can search it (retro-hunt).",
+    )
+    detect_retention_days: int = Field(
+        30, ge=1, le=3650, description="Days of telemetry kept for retro-hunts."
+    )
+    detect_index_rebuild_minutes: float = Field(
+        15.0,
+        ge=0.1,
+        le=1440.0,
+        description="The indicator index takes in new intelligence incrementally; it is "
+        "compiled afresh after this many minutes (scores decay with time).",
+    )
+    detect_rules_dir: Path | None = Field(
+        None,
+        description="Directory of Sigma rules `detect run` and `detect serve` evaluate by "
+        "default; default: data_dir/rules/sigma when it exists.",
+    )
+
     @field_validator("tls_keyfile")
     @classmethod
     def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:

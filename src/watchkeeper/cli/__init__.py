@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from watchkeeper import __version__
 from watchkeeper.cli.accounts import token, user
 from watchkeeper.cli.context import CliContext
+from watchkeeper.cli.detect import detect, rules
 from watchkeeper.cli.federation import peer_set, taxii
 from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
@@ -43,8 +44,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 peer.add_command(peer_set)
-GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, serve,
-          demo)  # fmt: skip
+GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, detect,
+          rules, serve, demo)  # fmt: skip
 for command in GROUPS:
     cli.add_command(command)
 

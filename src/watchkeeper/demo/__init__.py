@@ -12,11 +12,13 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 import uvicorn
 
 from watchkeeper.config import load_settings
@@ -27,6 +29,10 @@ from watchkeeper.demo.partner import (
     import_restricted,
     pull_shared,
 )
+from watchkeeper.demo.telemetry import campaign, write_samples
+from watchkeeper.detect.detector import rule_paths
+from watchkeeper.detect.runs import run_detection
+from watchkeeper.detect.sigma_rules import load_rules
 from watchkeeper.errors import NotFound, WatchkeeperError
 from watchkeeper.intel import expand, import_stix, indicators, lookup, write_bundle
 from watchkeeper.node import Node
@@ -188,6 +194,37 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
             f"{report.warninglisted} warninglisted; {probe} found"
         )
 
+    def detection() -> str:
+        now = node.clock.now()
+        bundle = node.data_dir / "samples" / "demo-campaign.json"
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        objects = campaign(now)
+        bundle.write_bytes(
+            orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects})
+        )
+        imported = import_stix(
+            node.database,
+            clock=node.clock,
+            actor=ACTOR,
+            inputs=expand([str(bundle)]),
+            source="feed:demo-campaign",
+        )
+        assert imported.rejected == 0, f"{imported.rejected} campaign objects rejected"
+        assert imported.warninglisted == 0, "a campaign value hits a warninglist"
+        logs = write_samples(node.data_dir / "samples" / "telemetry", now=now)
+        rules = load_rules(paths=rule_paths(node))
+        report = run_detection(
+            node=node, actor=ACTOR, paths=[str(path) for path in logs], rules=rules
+        )
+        tally = report.tally
+        assert tally.matches.get("domain"), "the campaign domain was not found in the DNS log"
+        assert tally.matches.get("sigma"), "no Sigma rule fired on the Sysmon events"
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(tally.matches.items()))
+        return (
+            f"{tally.events} events from {len(logs)} logs: {kinds}; "
+            f"{tally.alerts.new} new alerts, {tally.alerts.sightings} sightings"
+        )
+
     def deliver() -> str:
         report = node.dispatcher.run_once()
         assert report.failed == 0, f"{report.failed} deliveries failed"
@@ -204,6 +241,7 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("intelligence sample", intelligence),
         ("restricted intelligence", restricted),
         ("partner node", partner),
+        ("detection on demo telemetry", detection),
         ("events delivered", deliver),
         ("audit ledger intact", lambda: _verified(node)),
     ):
@@ -216,6 +254,18 @@ def _verified(node: Node) -> str:
         result = verify(session)
     assert result.ok, f"broken at entry {result.bad_seq}: {result.reason}"
     return f"{result.checked} entries verified"
+
+
+def _alerts(client: httpx.Client, token: str) -> str:
+    response = client.get(
+        "/api/v1/detect/alerts",
+        params={"kind": "indicator"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    _expect(response, 200)
+    alerts = response.json()["alerts"]
+    assert alerts, "no indicator alerts listed"
+    return f"{len(alerts)} indicator alerts, first: {alerts[0]['title']} on {alerts[0]['host']}"
 
 
 def free_port() -> socket.socket:
@@ -245,6 +295,7 @@ def check_demo(demo: Demo) -> None:
             demo.run("API with token", lambda: _whoami(client, demo.token))
             demo.run("API refuses bad token", lambda: _refused(client))
             demo.run("UI login", lambda: _ui_login(client, demo.admin_password))
+            demo.run("alerts over the API", lambda: _alerts(client, demo.token))
         if demo.partner is not None:
             partner = demo.partner
             demo.run(

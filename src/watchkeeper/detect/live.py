@@ -77,12 +77,18 @@ class LiveIndex:
 
     @classmethod
     def build(
-        cls, *, session: Session, policy: ScoringPolicy | None = None, now: datetime
+        cls,
+        *,
+        session: Session,
+        policy: ScoringPolicy | None = None,
+        now: datetime,
+        since_seq: int = 0,
     ) -> LiveIndex:
-        """Compile everything live now."""
+        """Compile everything live now (stored after ``since_seq``: a retro-hunt's new
+        indicators)."""
         policy = policy or ScoringPolicy()
         high = _high_seq(session)  # read first: a version stored meanwhile comes in the delta
-        base, ids = _compile(session, policy=policy, now=now, since_seq=0)
+        base, ids = _compile(session, policy=policy, now=now, since_seq=since_seq)
         return cls(policy=policy, base=base, base_seq=high, built_at=now, high_seq=high, ids=ids)
 
     def refresh(

@@ -28,7 +28,7 @@ from watchkeeper.intel.imports import (
     run_import,
     stix_reader,
 )
-from watchkeeper.intel.inputs import Input, expand
+from watchkeeper.intel.inputs import Input, expand, open_input
 from watchkeeper.intel.lookup import explain_score, intel_stats, lookup
 from watchkeeper.intel.misp_export import MispExport, export_misp_event, export_misp_feed
 from watchkeeper.intel.misp_feed import feed_state, import_misp_feed
@@ -127,6 +127,7 @@ __all__ = [
     "misp_reader",
     "object_versions",
     "object_view",
+    "open_input",
     "parse_definition",
     "parse_warninglist",
     "pull_feed",

@@ -7,6 +7,7 @@ disk. Directories are walked in name order, so a re-run sees the same sequence.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import io
 import sys
@@ -76,8 +77,14 @@ class Input:
     path: Path | None  # None for standard input
 
 
+def _directory(path: Path) -> list[Input]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [Input(str(p), p) for p in files]
+
+
 def expand(paths: list[str]) -> list[Input]:
-    """Files, directory contents (recursively, sorted) and ``-`` for stdin, in order."""
+    """Files, directory contents (recursively, sorted), glob patterns (``logs/*.log.gz``,
+    ``**`` for any depth; matches sorted) and ``-`` for stdin, in order."""
     inputs: list[Input] = []
     for text in paths:
         if text == "-":
@@ -85,10 +92,18 @@ def expand(paths: list[str]) -> list[Input]:
             continue
         path = Path(text)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            inputs.extend(Input(str(p), p) for p in files)
+            inputs.extend(_directory(path))
         elif path.is_file():
             inputs.append(Input(str(path), path))
+        elif any(char in text for char in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            if not matches:
+                raise InvalidInput(f"{text}: no file matches this pattern", file=text)
+            for match in matches:
+                if match.is_dir():
+                    inputs.extend(_directory(match))
+                elif match.is_file():
+                    inputs.append(Input(str(match), match))
         else:
             raise InvalidInput(f"{text}: no such file or directory", file=text)
     return inputs

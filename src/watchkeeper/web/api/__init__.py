@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from watchkeeper.web.api import accounts, audit, events, intel, peers, system
+from watchkeeper.web.api import accounts, audit, detect, events, intel, peers, system
 
 router = APIRouter(prefix="/api/v1")
-for module in (system, accounts, audit, events, peers, intel):
+for module in (system, accounts, audit, events, peers, intel, detect):
     router.include_router(module.router)
 
 __all__ = ["router"]

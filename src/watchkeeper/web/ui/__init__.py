@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from watchkeeper.web.ui import collections, intel, peers, routes
+from watchkeeper.web.ui import collections, detect, intel, peers, routes
 
 router = APIRouter()
 # Area pages first: the generic /ui/{slug} page of routes answers for areas not yet built.
 router.include_router(intel.router)
+router.include_router(detect.router)
 router.include_router(peers.router)
 router.include_router(collections.router)
 router.include_router(routes.router)

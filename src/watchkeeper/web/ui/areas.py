@@ -24,7 +24,16 @@ AREAS: tuple[Area, ...] = (
         "Collect, clean, score and correlate indicators; STIX 2.1 and MISP.",
         available=True,
     ),
-    Area("detect", "Detection", "Match national telemetry against intelligence and Sigma rules."),
+    Area(
+        "detect",
+        "Detection",
+        "Match national telemetry against intelligence and Sigma rules.",
+        available=True,
+        pages=(
+            ("/ui/detect", "Alert queue: filter, acknowledge, close, open a case"),
+            ("/ui/detect/runs", "Detection runs: what was read, found and could not be read"),
+        ),
+    ),
     Area("respond", "Response", "Alerts become cases; playbooks act; people approve."),
     Area("evidence", "Evidence", "Hash on arrival, write-once vault, signed chain of custody."),
     Area(

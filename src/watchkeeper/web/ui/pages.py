@@ -5,6 +5,7 @@ Shared by every UI router (one per area), so each area's pages look and guard al
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,9 @@ def to_login() -> RedirectResponse:
 def denied(request: Request, login: UiLogin, exc: WatchkeeperError) -> HTMLResponse:
     """An error page with the error's status (403, 404, 422...)."""
     return page(request, "error.html", login, status=exc.status, error=exc)
+
+
+def check_csrf(login: UiLogin, token: str) -> None:
+    """Refuse a form whose CSRF token is not the one stored with the session."""
+    if not secrets.compare_digest(login.csrf, token):
+        raise Forbidden("the form's CSRF token is missing or stale; reload the page")

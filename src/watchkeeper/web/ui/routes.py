@@ -16,7 +16,6 @@ from watchkeeper.bus import event_counts, event_document, read_events
 from watchkeeper.errors import Forbidden, NotFound, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
 from watchkeeper.security import (
-    UiLogin,
     add_user,
     check_password,
     close_session,
@@ -33,6 +32,7 @@ from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
 from watchkeeper.web.ui.pages import (
     SESSION_COOKIE,
+    check_csrf,
     denied,
     guard,
     page,
@@ -45,11 +45,6 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 Field = Annotated[str, Form()]
 # Defaults to "" so a missing token reaches the handler's own check and its HTML answer.
 Csrf = Annotated[str, Form()]
-
-
-def _check_csrf(login: UiLogin, token: str) -> None:
-    if not secrets.compare_digest(login.csrf, token):
-        raise Forbidden("the form's CSRF token is missing or stale; reload the page")
 
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None) -> Response:
@@ -124,7 +119,7 @@ def logout(request: Request, csrf: Csrf = "") -> Response:
     if login is None:
         return to_login()
     try:
-        _check_csrf(login, csrf)
+        check_csrf(login, csrf)
     except Forbidden as exc:
         return denied(request, login, exc)
     node = node_of(request)
@@ -200,7 +195,7 @@ def users_add(
         return to_login()
     node = node_of(request)
     try:
-        _check_csrf(login, csrf)
+        check_csrf(login, csrf)
         login.principal.require("admin")
         with node.database.transaction() as session:
             add_user(
@@ -234,7 +229,7 @@ def account_password(request: Request, current: Field, new: Field, csrf: Csrf = 
         return to_login()
     node = node_of(request)
     try:
-        _check_csrf(login, csrf)
+        check_csrf(login, csrf)
         with node.database.transaction() as session:
             check_password(session, name=login.principal.name, password=current)
             set_password(
