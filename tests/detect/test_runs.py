@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -151,3 +152,29 @@ def test_follow_stream_needs_a_format(node: Node) -> None:
 
 def test_benign_names_are_not_indicators() -> None:
     assert CAMPAIGN_DOMAIN not in BENIGN
+
+
+def test_follow_stream_reads_zeek_from_a_pipe_in_batches(node: Node, tmp_path: Path) -> None:
+    now = node.clock.now()
+    _import(node, tmp_path, campaign(now))
+    dns = write_samples(tmp_path / "samples", now=now)[0].read_bytes()
+    detector = Detector(node=node, actor="detect:serve", retain_telemetry=False)
+    events, malformed, count = follow_stream(
+        detector=detector, stream=io.BytesIO(dns), format="zeek", batch_lines=50
+    )
+    assert events == dns.count(b"\n") - 9 and (malformed, count) == ([], 0)
+    lines = sorted(
+        line.line
+        for line in _lines(node)
+        if CAMPAIGN_DOMAIN in line.event.get("dns.question.name", "")
+    )
+    text = dns.decode().splitlines()
+    assert [text[n - 1].split("\t")[7] for n in lines] == [
+        f"www.{CAMPAIGN_DOMAIN}", CAMPAIGN_DOMAIN, f"dl.{CAMPAIGN_DOMAIN}"
+    ]  # fmt: skip
+
+
+def _lines(node: Node) -> list[AlertLine]:
+    with node.database.reader() as session:
+        query = select(AlertLine).join(Alert).where(Alert.kind == "indicator")
+        return list(session.scalars(query))

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import (
@@ -28,11 +28,12 @@ from watchkeeper.detect.formats import TELEMETRY_FORMATS
 from watchkeeper.detect.hunt import hunt, hunt_due, parse_since
 from watchkeeper.detect.retention import prune
 from watchkeeper.detect.runs import RunReport, finish_run, run_detection, start_run
-from watchkeeper.detect.sigma_hits import rules_test
-from watchkeeper.detect.sigma_rules import RuleSet, load_rules
 from watchkeeper.detect.telemetry import input_sizes, read_telemetry
 from watchkeeper.errors import InvalidInput
 from watchkeeper.node import Node
+
+if TYPE_CHECKING:
+    from watchkeeper.detect.sigma_rules import RuleSet
 
 format_option = click.option(
     "--format",
@@ -63,6 +64,8 @@ def _rules(node: Node, rules_dir: Path | None, *, disabled: bool) -> RuleSet | N
     """The Sigma rules to evaluate, their load errors and unsupported features reported."""
     if disabled:
         return None
+    from watchkeeper.detect.sigma_rules import load_rules  # pySigma: only when rules run
+
     if rules_dir is not None and not rules_dir.exists():
         raise InvalidInput(f"--rules {rules_dir}: no such file or directory", file=str(rules_dir))
     rules = load_rules(paths=rule_paths(node, rules_dir))
@@ -90,7 +93,8 @@ def _summary(report: RunReport, *, as_json: bool) -> None:
         f"{report.kind} {report.id}: {tally.events:,} events in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s); matches: {matches or 'none'}; "
         f"alerts: {tally.alerts.new} new, {tally.alerts.updated} updated; "
-        f"sightings: {tally.alerts.sightings}; malformed lines: {report.malformed_count}"
+        f"sightings: {tally.alerts.sightings}; malformed lines: {report.malformed_count}; "
+        f"index: {report.index_entries:,} values in {report.index_bytes / 2**20:.1f} MiB"
     )
     for kind, count in tally.rules.most_common(10):
         message(f"  rule {kind}: {count}")
@@ -309,6 +313,9 @@ def rules_test_command(
     as_json: bool,
 ) -> None:
     """Which rules of DIRECTORY fire on which lines of --logs (nothing is stored)."""
+    from watchkeeper.detect.sigma_hits import rules_test
+    from watchkeeper.detect.sigma_rules import load_rules
+
     if not directory.exists():
         raise InvalidInput(f"{directory}: no such file or directory", file=str(directory))
     loaded = load_rules(paths=[directory])

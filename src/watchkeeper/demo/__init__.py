@@ -32,7 +32,6 @@ from watchkeeper.demo.partner import (
 from watchkeeper.demo.telemetry import campaign, write_samples
 from watchkeeper.detect.detector import rule_paths
 from watchkeeper.detect.runs import run_detection
-from watchkeeper.detect.sigma_rules import load_rules
 from watchkeeper.errors import NotFound, WatchkeeperError
 from watchkeeper.intel import expand, import_stix, indicators, lookup, write_bundle
 from watchkeeper.node import Node
@@ -212,6 +211,8 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         assert imported.rejected == 0, f"{imported.rejected} campaign objects rejected"
         assert imported.warninglisted == 0, "a campaign value hits a warninglist"
         logs = write_samples(node.data_dir / "samples" / "telemetry", now=now)
+        from watchkeeper.detect.sigma_rules import load_rules  # pySigma: loaded when used
+
         rules = load_rules(paths=rule_paths(node))
         report = run_detection(
             node=node, actor=ACTOR, paths=[str(path) for path in logs], rules=rules

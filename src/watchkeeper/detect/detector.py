@@ -17,19 +17,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 from watchkeeper.detect.alerts import AlertCounts, write_alerts
 from watchkeeper.detect.early_warning import EarlyWarning
-from watchkeeper.detect.hits import indicator_hits, rule_hits
+from watchkeeper.detect.hits import indicator_hits
 from watchkeeper.detect.live import LiveIndex
 from watchkeeper.detect.retention import retain
-from watchkeeper.detect.sigma_rules import RuleSet
 from watchkeeper.intel import ScoringPolicy
 from watchkeeper.node import Node
+
+if TYPE_CHECKING:  # pySigma takes most of a second to import: only rule users load it
+    from watchkeeper.detect.sigma_rules import RuleSet
 
 REFRESH_SECONDS = 5.0
 
@@ -126,6 +128,8 @@ class Detector:
                 self.tally.matches[kind] += count
             parts = [hits]
             if self.rules is not None and self.rules.supported:
+                from watchkeeper.detect.rule_hits import rule_hits  # rules given: pySigma loaded
+
                 fired, _ = rule_hits(rules=self.rules, frame=frame)
                 self.tally.matches["sigma"] += fired.height
                 for title, count in fired["title"].value_counts().iter_rows():

@@ -1,4 +1,4 @@
-"""Indicator matches and Sigma rule hits of a telemetry batch as hits (``alerts.HIT_SCHEMA``).
+"""Indicator matches of a telemetry batch as hits (see ``alerts.HIT_SCHEMA``).
 
 Which telemetry columns are matched, and as what, is :data:`MATCHED_COLUMNS`. The indicator
 details an alert shows (STIX id, name, TLP, confidence) are read once per distinct indicator
@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.detect.alerts import HIT_SCHEMA, TIME, empty_hits, event_context
 from watchkeeper.detect.live import LiveIndex
-from watchkeeper.detect.sigma_hits import RuleHits, evaluate
-from watchkeeper.detect.sigma_rules import RuleSet
 from watchkeeper.intel import StixObject
 
 MATCHED_COLUMNS = {
@@ -135,50 +133,3 @@ def indicator_hits(*, session: Session, live: LiveIndex, frame: pl.DataFrame) ->
         "line",
         pl.col("row").cast(pl.Int64),
     ).cast(HIT_SCHEMA)  # type: ignore[arg-type]
-
-
-LEVEL_SCORES = {"informational": 10, "low": 30, "medium": 50, "high": 75, "critical": 95}
-
-
-def rule_hits(*, rules: RuleSet, frame: pl.DataFrame) -> tuple[pl.DataFrame, RuleHits]:
-    """The batch's Sigma rule hits as hits (one per event and rule), and the raw result."""
-    fired = evaluate(rules=rules, frame=frame)
-    found = fired.to_frame()
-    if found.is_empty():
-        return empty_hits(), fired
-    meta = pl.DataFrame(
-        [
-            {
-                "rule_id": rule.id,
-                "title": f"Sigma: {rule.title}"[:300],
-                "score": LEVEL_SCORES.get(rule.level or "", 50),
-                "explanation": f"rule {rule.id} ({rule.file}) level {rule.level or 'unset'}",
-            }
-            for rule in rules.supported
-        ],
-        schema={"rule_id": pl.String, "title": pl.String, "score": pl.Int64,
-                "explanation": pl.String},
-    ).unique("rule_id")  # fmt: skip
-    joined = (
-        found.join(meta, on="rule_id", how="left")
-        .join(event_context(frame), on="row", how="left")
-        .with_columns(severity_expr(pl.col("score")).alias("severity"))
-    )
-    return joined.select(
-        pl.lit("sigma").alias("kind"),
-        pl.col("rule_id").alias("subject"),
-        "title",
-        "severity",
-        "score",
-        "explanation",
-        pl.lit(None, pl.String).alias("value"),
-        pl.lit(None, pl.String).alias("value_kind"),
-        pl.lit(None, pl.String).alias("field"),
-        pl.lit(None, pl.String).alias("tlp"),
-        "host",
-        "organization",
-        TIME,
-        "source",
-        "line",
-        pl.col("row").cast(pl.Int64),
-    ).cast(HIT_SCHEMA), fired  # type: ignore[arg-type]

@@ -13,16 +13,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.detect.detector import Detector, Tally
 from watchkeeper.detect.live import LiveIndex
 from watchkeeper.detect.models import DetectionRun
-from watchkeeper.detect.sigma_rules import RuleSet
 from watchkeeper.detect.telemetry import read_telemetry
 from watchkeeper.errors import WatchkeeperError
 from watchkeeper.node import Node
 from watchkeeper.security import record_change
+
+if TYPE_CHECKING:
+    from watchkeeper.detect.sigma_rules import RuleSet
 
 MALFORMED_KEPT = 20
 

@@ -76,6 +76,9 @@ def parse_times(values: pl.Series, *, formats: Iterable[str] = ALL_TIMES) -> pl.
 def times(frame: pl.DataFrame, column: pl.Expr, *, formats: Iterable[str] = ALL_TIMES) -> pl.Expr:
     """``parse_times`` of an expression over ``frame``, as a column expression."""
     values = frame.select(column.cast(pl.String).alias("_time")).to_series()
+    if len(values) != frame.height:  # a constant (no time field at all): one per row
+        first = values[0] if len(values) else None
+        values = pl.repeat(first, frame.height, dtype=pl.String, eager=True)
     return pl.lit(parse_times(values, formats=formats))
 
 
