@@ -227,6 +227,38 @@ class Settings(BaseSettings):
         "default; default: data_dir/rules/sigma when it exists.",
     )
 
+    respond_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature (header X-Watchkeeper-Signature) on "
+        "webhook notifications sent by playbooks; never logged.",
+    )
+    respond_smtp_host: str = Field("localhost", description="SMTP server of e-mail notifications.")
+    respond_smtp_port: int = Field(25, ge=1, le=65535, description="Port of respond_smtp_host.")
+    respond_smtp_from: str = Field(
+        "watchkeeper@localhost", description="Sender address of e-mail notifications."
+    )
+    respond_http_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts a playbook's http_request action may call (exact names; "
+        "'*.example.org' for subdomains); any other URL is refused.",
+    )
+    respond_max_concurrent_runs: int = Field(
+        1000,
+        ge=1,
+        le=100000,
+        description="Runs in progress at once over all playbooks (each playbook also has its "
+        "own max_concurrent_runs); more wait queued.",
+    )
+    respond_approval_ttl_seconds: float = Field(
+        3600.0,
+        gt=0.0,
+        le=30 * 86400.0,
+        description="How long an approval waits before escalation when its step does not say.",
+    )
+    respond_runner_poll_seconds: float = Field(
+        1.0, gt=0.0, le=60.0, description="How often the playbook runner looks for due runs."
+    )
+
     @field_validator("tls_keyfile")
     @classmethod
     def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
@@ -321,7 +353,9 @@ def describe_settings(settings: Settings) -> list[dict[str, Any]]:
             source = "default"
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
-            shown: Any = mask_url(value.get_secret_value())
+            secret = value.get_secret_value()
+            # URLs keep their host (the password is masked); other secrets are never shown.
+            shown: Any = mask_url(secret) if "://" in secret else "***"
         elif isinstance(value, Path):
             shown = str(value)
         else:

@@ -1,5 +1,5 @@
 """Long-running loops of a serving node: event delivery, sync with partners' TAXII collections,
-and the NATS relay when configured.
+the playbook runner, and the NATS relay when configured.
 
 They run as asyncio tasks beside the web server (``watchkeeper serve``); the blocking database
 work goes to worker threads. A stop event ends them between two passes, so a SIGTERM never cuts
@@ -9,6 +9,10 @@ The sync loop runs due links every few seconds, and at once when the event log s
 intelligence was stored: the ``sync-wake`` subscriber makes healthy push links due in its
 delivery transaction (:func:`~watchkeeper.federation.wake_push_links`) and, once that commits,
 wakes the loop, so new objects reach subscribed peers within about a second.
+
+The playbook loop advances due runs and runs the watchdog every ``respond_runner_poll_seconds``,
+and at once when the ``playbook-triggers`` subscriber has started runs (it wakes the loop after
+its delivery commits), so an event's first action follows it within milliseconds.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from watchkeeper.federation import (
     wake_push_links,
 )
 from watchkeeper.node import Node
+from watchkeeper.respond.escalations import register as register_escalations
+from watchkeeper.respond.playbook_store import sync_playbooks, user_playbook_dir
+from watchkeeper.respond.runner import run_due
+from watchkeeper.respond.triggers import TRIGGER_SUBSCRIBER
+from watchkeeper.respond.triggers import register as register_triggers
+from watchkeeper.respond.watchdog import run_watchdog
 from watchkeeper.security import SecretBox
 
 log = logging.getLogger(__name__)
@@ -117,6 +127,27 @@ async def sync_loop(node: Node, stop: asyncio.Event, wake: asyncio.Event | None 
             await _pause_or_wake(stop, wake, SYNC_POLL_SECONDS)
 
 
+async def playbook_loop(node: Node, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+    """Advance due playbook runs and run the watchdog until ``stop`` is set; ``wake`` (set when
+    triggers start runs) starts the next pass at once."""
+    wake = wake or asyncio.Event()
+
+    def run_pass() -> int:
+        run_watchdog(node=node)
+        report = run_due(node=node, limit=200)
+        return report.claimed
+
+    while not stop.is_set():
+        wake.clear()
+        try:
+            claimed = await anyio.to_thread.run_sync(run_pass)
+        except Exception:
+            log.exception("playbook runner pass failed; retrying")
+            claimed = 0
+        if claimed < 200:  # a full batch means more are due: go on at once
+            await _pause_or_wake(stop, wake, node.settings.respond_runner_poll_seconds)
+
+
 async def relay_loop(node: Node, stop: asyncio.Event) -> None:
     """Publish the event log to NATS JetStream until ``stop`` is set (reconnects on failure)."""
     import nats
@@ -142,14 +173,40 @@ async def relay_loop(node: Node, stop: asyncio.Event) -> None:
             await _pause(stop, 5.0)
 
 
+def load_playbooks_at_start(node: Node) -> None:
+    """Store the built-in playbooks and those of data_dir/playbooks (new texts as versions), so
+    triggers find them; a broken file is logged and skipped, never fatal."""
+    with node.database.transaction() as session:
+        report = sync_playbooks(
+            session, clock=node.clock, actor="system:start",
+            paths=[user_playbook_dir(node.data_dir)],
+        )  # fmt: skip
+    for error in report.errors:
+        log.warning("playbook not loaded: %s", error.message)
+
+
 async def run_workers(node: Node, stop: asyncio.Event) -> None:
     """Run every loop the node's settings call for until ``stop`` is set."""
-    waker = SyncWake(node, asyncio.get_running_loop())
+    register_escalations(node)  # idempotent: create_app registers it too
+    await anyio.to_thread.run_sync(load_playbooks_at_start, node)
+    loop = asyncio.get_running_loop()
+    waker = SyncWake(node, loop)
     node.dispatcher.subscribe(WAKE_SUBSCRIBER, waker, types=WAKE_EVENTS)
-    loops = [dispatch_loop(node, stop), sync_loop(node, stop, waker.event)]
+    playbook_wake = asyncio.Event()
+
+    def wake_playbooks() -> None:
+        loop.call_soon_threadsafe(playbook_wake.set)
+
+    register_triggers(node, on_start=wake_playbooks)
+    loops = [
+        dispatch_loop(node, stop),
+        sync_loop(node, stop, waker.event),
+        playbook_loop(node, stop, playbook_wake),
+    ]
     if node.settings.nats_url:
         loops.append(relay_loop(node, stop))
     try:
         await asyncio.gather(*loops)
     finally:
         node.dispatcher.unsubscribe(WAKE_SUBSCRIBER)
+        node.dispatcher.unsubscribe(TRIGGER_SUBSCRIBER)

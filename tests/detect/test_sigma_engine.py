@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import polars as pl
 import pytest
 
-from watchkeeper.detect.sigma_hits import evaluate
+from watchkeeper.detect import sigma_hits
+from watchkeeper.detect.sigma_expressions import AllOf, ColumnTest, plan_tests
+from watchkeeper.detect.sigma_hits import Answer, distinct, evaluate
 from watchkeeper.detect.sigma_reference import reference_hits
 from watchkeeper.detect.sigma_rules import RuleSet, parse_rules
 
@@ -251,3 +254,89 @@ def test_groups_evaluate_many_rules_in_one_pass() -> None:
         ("00000000-0000-4000-8000-000000000001", 3),
         ("00000000-0000-4000-8000-000000000002", 4),
     ]
+
+
+def test_distinct_values_and_codes() -> None:
+    data = pl.DataFrame({"a": ["x", None, "y", "x", ""], "n": [3, 1, 3, None, 2]})
+    text = distinct(frame=data, column="a")
+    assert text.codes is not None
+    assert text.values.gather(text.codes).to_list() == ["x", None, "y", "x", ""]
+    assert text.values.to_list()[-1] is None and text.values.null_count() == 1
+    numbers = distinct(frame=data, column="n")
+    assert numbers.codes is not None
+    assert numbers.values.gather(numbers.codes).to_list() == ["3", "1", "3", None, "2"]
+    absent = distinct(frame=data, column="missing")
+    assert absent.codes is None and absent.values.to_list() == [None]
+
+
+def test_tests_on_one_column_are_merged_into_one() -> None:
+    loaded = rules(
+        "sel:\n  Image|endswith: '.exe'\nfilter:\n  Image|contains: [tools, temp]\n"
+        "condition: sel and not filter"
+    )
+    (rule,) = loaded.rules
+    assert isinstance(rule.plan, ColumnTest) and rule.plan.column == "process.executable"
+    two = rules("sel:\n  Image|endswith: '.exe'\n  User: system\ncondition: sel").rules[0]
+    assert isinstance(two.plan, AllOf)
+    assert sorted(t.column for t in plan_tests(two.plan)) == ["process.executable", "user.name"]
+
+
+def test_rules_sharing_tests_and_literals_over_a_subset_of_rows() -> None:
+    """Rules sharing a column, literals inside each other ('who' in 'whoami'), a row filter
+    that leaves some rows out: each rule still fires where the reference says."""
+    text = "\n---\n".join(
+        f"title: r{k}\nid: 00000000-0000-4000-8000-00000000010{k}\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        f"detection:\n  sel:\n    CommandLine|contains: {needles}\n  condition: {condition}\n"
+        for k, (needles, condition) in enumerate(
+            [("[who, whoami]", "sel"), ("whoami", "sel"), ("[who, ami /]", "not sel"), ("o", "sel")]
+        )
+    )
+    loaded = parse_rules(text=text, name="shared.yml")
+    data = frame(PROCESSES + PROCESSES)
+    data = data.with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(pl.lit("3"))
+        .otherwise(pl.col("event.code"))
+        .alias("event.code")
+    )
+    hits = evaluate(rules=loaded, frame=data)
+    expected = reference_hits(rules=loaded, events=data.to_dicts())
+    assert {rule.id: hits.for_rule(rule.id).tolist() for rule in loaded.rules} == expected
+    assert expected["00000000-0000-4000-8000-000000000101"] == [1, 5]
+
+
+def test_regex_end_anchor_is_the_end_of_the_text() -> None:
+    rows = [{**PROCESSES[1], "process.command_line": "cmd.exe /c whoami\n"}]
+    assert fired("sel:\n  CommandLine|re: 'whoami$'\ncondition: sel", rows) == []
+    assert fired("sel:\n  CommandLine|re|m: 'whoami$'\ncondition: sel", rows) == [0]
+
+
+def test_answers_are_sparse_both_ways() -> None:
+    rare = np.array([False, True, False, False, False])
+    common = ~rare
+    for held in (rare, common, np.zeros(3, np.bool_), np.ones(3, np.bool_)):
+        answer = Answer.of(held)
+        assert answer.dense().tolist() == held.tolist()
+        assert len(answer.where) <= len(held) // 2
+        counts = np.arange(1, len(held) + 1, dtype=np.int64)
+        assert answer.held(counts, int(counts.sum())) == int(counts[held].sum())
+
+
+def test_tests_split_into_chunks_give_the_same_hits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch too large to test every literal at once is tested in runs; same answers."""
+    text = "\n---\n".join(
+        f"title: r{k}\nid: 00000000-0000-4000-8000-00000000020{k}\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        f"detection:\n  sel:\n    CommandLine|contains: {needles}\n"
+        "  img:\n    Image|endswith: .exe\n  condition: sel and img\n"
+        for k, needles in enumerate(["[who, whoami]", "-s", "[url, split, ' -']", "second"])
+    )
+    loaded = parse_rules(text=text, name="chunks.yml")
+    expected = reference_hits(rules=loaded, events=frame().to_dicts())
+    assert sum(1 for rows in expected.values() if rows) >= 3
+    for cells in (sigma_hits.CELLS, 1, 40):  # all at once, one test per run, a few per run
+        monkeypatch.setattr(sigma_hits, "CELLS", cells)
+        hits = evaluate(rules=loaded, frame=frame())
+        for rule in loaded.rules:
+            assert hits.for_rule(rule.id).tolist() == expected[rule.id], cells

@@ -15,10 +15,13 @@ from watchkeeper.errors import StorageError
 from watchkeeper.federation import models as federation_models
 from watchkeeper.intel import models as intel_models
 from watchkeeper.node import Node
+from watchkeeper.respond import models as respond_models
+from watchkeeper.respond import playbook_models, run_models
 from watchkeeper.security import models as security_models
 from watchkeeper.store import Base, Database, current_revision, upgrade
 
 assert bus_models and security_models and intel_models and federation_models and detect_models
+assert respond_models and playbook_models and run_models
 
 
 def test_models_match_migrations(node: Node) -> None:

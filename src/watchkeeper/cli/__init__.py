@@ -15,12 +15,15 @@ from sqlalchemy.exc import DBAPIError
 
 from watchkeeper import __version__
 from watchkeeper.cli.accounts import token, user
+from watchkeeper.cli.approvals import approvals, block, runs
+from watchkeeper.cli.cases import case
 from watchkeeper.cli.context import CliContext
 from watchkeeper.cli.detect import detect, rules
 from watchkeeper.cli.federation import peer_set, taxii
 from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
 from watchkeeper.cli.output import message
+from watchkeeper.cli.playbooks import playbook
 from watchkeeper.cli.records import audit, events
 from watchkeeper.cli.server import demo, serve
 from watchkeeper.cli.sync import sync
@@ -45,7 +48,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 peer.add_command(peer_set)
 GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, detect,
-          rules, serve, demo)  # fmt: skip
+          rules, case, serve, demo, playbook, approvals, runs, block)  # fmt: skip
 for command in GROUPS:
     cli.add_command(command)
 

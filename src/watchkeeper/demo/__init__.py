@@ -29,6 +29,7 @@ from watchkeeper.demo.partner import (
     import_restricted,
     pull_shared,
 )
+from watchkeeper.demo.response import respond_to_alerts
 from watchkeeper.demo.telemetry import campaign, write_samples
 from watchkeeper.detect.detector import rule_paths
 from watchkeeper.detect.runs import run_detection
@@ -226,6 +227,9 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
             f"{tally.alerts.new} new alerts, {tally.alerts.sightings} sightings"
         )
 
+    def response() -> str:
+        return respond_to_alerts(node, actor=ACTOR)
+
     def deliver() -> str:
         report = node.dispatcher.run_once()
         assert report.failed == 0, f"{report.failed} deliveries failed"
@@ -243,6 +247,7 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("restricted intelligence", restricted),
         ("partner node", partner),
         ("detection on demo telemetry", detection),
+        ("response playbook with an approval", response),
         ("events delivered", deliver),
         ("audit ledger intact", lambda: _verified(node)),
     ):
@@ -267,6 +272,15 @@ def _alerts(client: httpx.Client, token: str) -> str:
     alerts = response.json()["alerts"]
     assert alerts, "no indicator alerts listed"
     return f"{len(alerts)} indicator alerts, first: {alerts[0]['title']} on {alerts[0]['host']}"
+
+
+def _cases(client: httpx.Client, token: str) -> str:
+    response = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    _expect(response, 200)
+    body = response.json()
+    cases = body["cases"] if isinstance(body, dict) else body
+    assert cases, "no case listed"
+    return f"{len(cases)} cases, first: {cases[0]['number']} {cases[0]['title']}"
 
 
 def free_port() -> socket.socket:
@@ -297,6 +311,7 @@ def check_demo(demo: Demo) -> None:
             demo.run("API refuses bad token", lambda: _refused(client))
             demo.run("UI login", lambda: _ui_login(client, demo.admin_password))
             demo.run("alerts over the API", lambda: _alerts(client, demo.token))
+            demo.run("cases over the API", lambda: _cases(client, demo.token))
         if demo.partner is not None:
             partner = demo.partner
             demo.run(

@@ -2,15 +2,18 @@
 
 pySigma has already applied the modifiers: a leaf of its condition tree is a field (or none,
 for keywords) and one typed value (string with wildcards, regular expression, CIDR network,
-comparison, null, existence...). Each leaf becomes a ``Test``: a vectorised Polars expression
-over the values of ONE column. The tree becomes ``AllOf``, ``AnyOf`` and ``Not`` over tests,
-and every subtree that reads a single column is folded into one test (``plan``).
+comparison, null, existence...). Each leaf becomes a ``ColumnTest``: a vectorised Polars
+expression over the values of ONE column. The tree becomes ``AllOf``, ``AnyOf`` and ``Not``
+over tests, and every subtree that reads a single column is folded into one test (``plan``).
 
 Why tests look at one column at a time: telemetry repeats itself (the same executables,
 parents, users and most command lines recur across hosts), so the evaluator runs each test
 on the column's DISTINCT values only and spreads the answer back to events by index
 (``sigma_hits``). A test's expression therefore reads the columns of a distinct-values frame:
-``VALUE`` (the values as strings), ``LOWER`` (lowercased once) and ``IPV4`` (as numbers).
+``VALUE`` (the values as strings), ``LOWER`` (lowercased once), ``IPV4`` (as numbers) and, for
+each case-insensitive ``contains`` literal, a boolean ``NEEDLE + literal`` column: the
+evaluator fills all of a column's literals, from every rule, in one multi-pattern pass
+(``contains`` is most of what process-creation rules do).
 
 Semantics, chosen to match the reference evaluator (``sigma_reference``):
 
@@ -18,7 +21,8 @@ Semantics, chosen to match the reference evaluator (``sigma_reference``):
 * ``*`` and ``?`` wildcards span any characters, newlines included; the common shapes
   (``x``, ``x*``, ``*x``, ``*x*``, ``x*y``) use literal string kernels, the rest a regex;
 * ``|re`` searches (not anchored), case-sensitive unless ``|i``; Rust's regex engine refuses
-  look-around and back-references, and such a rule is reported as unsupported;
+  look-around and back-references, and such a rule is reported as unsupported; ``$`` is
+  the end of the text (not also before a final newline, as in PCRE) unless ``|m``;
 * a null value never matches a value test, and every test is filled to a definite False, so
   ``not filter`` holds for events the filter's field is missing from (as a SIEM would);
 * ``field: null`` and ``|exists: false`` hold for null or absent columns (``null`` also for
@@ -67,6 +71,7 @@ from watchkeeper.detect.sigma_fields import LogsourceMap
 VALUE = "value"  # columns of the distinct-values frame a test reads
 LOWER = "lower"
 IPV4 = "ipv4"
+NEEDLE = "contains:"  # + a lowercase literal: whether the lowercased value contains it
 NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _OCTET = r"(0|[1-9][0-9]{0,2})"
 IPV4_TEXT = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
@@ -80,13 +85,13 @@ Part = str | SpecialChars
 
 
 @dataclass(frozen=True)
-class Test:
+class ColumnTest:
     """A definite boolean over the values of one column; ``key`` names it for sharing."""
 
     column: str
     key: str
     expr: pl.Expr = field(compare=False)
-    needs: frozenset[str] = frozenset()  # LOWER and/or IPV4 beside VALUE
+    needs: frozenset[str] = frozenset()  # LOWER, IPV4 and NEEDLE columns beside VALUE
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class Const:
     value: bool
 
 
-Node = Test | AllOf | AnyOf | Not | Const
+Node = ColumnTest | AllOf | AnyOf | Not | Const
 
 
 @dataclass
@@ -132,22 +137,22 @@ class Compiled:
     ipv4: frozenset[str]  # columns read as IPv4 numbers
 
 
-def tests_of(node: Node) -> Iterator[Test]:
+def plan_tests(node: Node) -> Iterator[ColumnTest]:
     """Every test of a plan (with repeats)."""
-    if isinstance(node, Test):
+    if isinstance(node, ColumnTest):
         yield node
     elif isinstance(node, AllOf | AnyOf):
         for part in node.parts:
-            yield from tests_of(part)
+            yield from plan_tests(part)
     elif isinstance(node, Not):
-        yield from tests_of(node.part)
+        yield from plan_tests(node.part)
 
 
-def _combine(tests: Sequence[Test], conjunction: bool) -> Test:
+def _combine(tests: Sequence[ColumnTest], conjunction: bool) -> ColumnTest:
     exprs = [test.expr for test in tests]
     joined = reduce(lambda a, b: a & b, exprs) if conjunction else reduce(lambda a, b: a | b, exprs)
     glue = "&" if conjunction else "|"
-    return Test(
+    return ColumnTest(
         column=tests[0].column,
         key=repr((glue, tuple(test.key for test in tests))),
         expr=joined,
@@ -158,14 +163,14 @@ def _combine(tests: Sequence[Test], conjunction: bool) -> Test:
 def plan(node: Node) -> Node:
     """The same condition with constants folded, nesting flattened and every group of tests
     on one column under an AND/OR merged into one test (one pass over that column's values)."""
-    if isinstance(node, Test | Const):
+    if isinstance(node, ColumnTest | Const):
         return node
     if isinstance(node, Not):
         inner = plan(node.part)
         if isinstance(inner, Const):
             return Const(not inner.value)
-        if isinstance(inner, Test):
-            return Test(inner.column, repr(("~", inner.key)), ~inner.expr, inner.needs)
+        if isinstance(inner, ColumnTest):
+            return ColumnTest(inner.column, repr(("~", inner.key)), ~inner.expr, inner.needs)
         if isinstance(inner, Not):
             return inner.part
         return Not(inner)
@@ -180,10 +185,10 @@ def plan(node: Node) -> Node:
                 return part
         else:
             flat.append(part)
-    by_column: dict[str, list[Test]] = {}
+    by_column: dict[str, list[ColumnTest]] = {}
     rest: list[Node] = []
     for part in flat:
-        if isinstance(part, Test):
+        if isinstance(part, ColumnTest):
             by_column.setdefault(part.column, []).append(part)
         else:
             rest.append(part)
@@ -269,6 +274,12 @@ def _shape(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def _contains(literal: str) -> pl.Expr:
+    """Whether the lowercased value contains a lowercase literal: a column the evaluator
+    fills for all such literals of a column in one multi-pattern pass."""
+    return pl.col(NEEDLE + literal) if literal else pl.col(LOWER).is_not_null()
+
+
 def _key(value: Any) -> str:
     """A stable description of a Sigma value, naming the test it becomes."""
     if isinstance(value, SigmaRegularExpression):
@@ -297,15 +308,17 @@ class _Compiler:
             self.unsupported.append(reason)
         return Const(False)
 
-    def made(self, column: str, key: str, expr: pl.Expr, fill: bool = False) -> Test:
+    def made(self, column: str, key: str, expr: pl.Expr, fill: bool = False) -> ColumnTest:
         """A test on ``column``; nulls become ``fill`` so that ``not`` stays definite."""
-        needs = frozenset(expr.meta.root_names()) & {LOWER, IPV4}
+        needs = frozenset(
+            name for name in expr.meta.root_names() if name != VALUE
+        )  # LOWER, IPV4 and NEEDLE columns
         self.columns.add(column)
-        if LOWER in needs:
+        if LOWER in needs or any(name.startswith(NEEDLE) for name in needs):
             self.lower.add(column)
         if IPV4 in needs:
             self.ipv4.add(column)
-        return Test(column=column, key=key, expr=expr.fill_null(fill), needs=needs)
+        return ColumnTest(column=column, key=key, expr=expr.fill_null(fill), needs=needs)
 
     # --- condition tree -------------------------------------------------------------------
 
@@ -345,10 +358,8 @@ class _Compiler:
         """Several lowercase literals of one kind on one field, in one pass per column."""
         literals = sorted(set(literals))
         target = pl.col(LOWER)
-        if kind == "contains" and len(literals) > 1:
-            expr = target.str.contains_any(literals)
-        elif kind == "contains":
-            expr = target.str.contains(literals[0], literal=True)
+        if kind == "contains":
+            expr = pl.any_horizontal([_contains(literal) for literal in literals])
         else:
             expr = target.is_in(literals)
         key = repr((kind, tuple(literals)))
@@ -382,7 +393,7 @@ class _Compiler:
             return present if value.exists else Not(present)
         return AnyOf(tuple(self.test(column, value, name) for column in columns))
 
-    def test(self, column: str, value: Any, name: str) -> Test | Const:
+    def test(self, column: str, value: Any, name: str) -> ColumnTest | Const:
         expr: pl.Expr | Const
         if isinstance(value, SigmaString):
             expr = self.string(value, name)
@@ -433,7 +444,11 @@ class _Compiler:
         if pattern == "*s":
             return target.str.ends_with(text(parts[1]))
         if pattern == "*s*":
-            return target.str.contains(text(parts[1]), literal=True)
+            return (
+                target.str.contains(text(parts[1]), literal=True)
+                if cased
+                else _contains(text(parts[1]))
+            )
         if pattern == "s*s":
             head, tail = text(parts[0]), text(parts[2])
             return (

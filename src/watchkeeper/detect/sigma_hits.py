@@ -2,19 +2,22 @@
 
 Why distinct values: telemetry repeats itself. A day of process creations has a few thousand
 executables, parents and users, and most command lines recur across hosts; testing every
-event's strings again is the cost that dominated. So, per batch:
+event's strings again and again was the cost that dominated. So, per batch:
 
 1. each column a rule reads is reduced once to its distinct values and, per event, the index
-   of its value (a categorical cast with fresh categories: one hashing pass, no sorting);
-   a null gets its own slot at the end;
-2. per log source group, every distinct test of every rule on that column (``sigma_expressions``
-   merges a rule's tests on one column into one) runs in one ``select`` over the distinct
-   values only, lowercased once there: a boolean per distinct value;
+   of its value (a categorical cast with fresh categories: one hashing pass, no sort); a null
+   gets its own slot at the end;
+2. per log source group, every distinct test of every rule on that column (a rule's tests on
+   one column are already merged into one, ``sigma_expressions``) runs in one ``select`` over
+   the distinct values only, lowercased once there; all case-insensitive ``contains``
+   literals of the column, from every rule, are found in ONE Aho-Corasick pass
+   (``needle_columns``) instead of a scan per literal per rule. Each answer is kept sparse
+   (``Answer``), and a huge rule set is tested in runs (``CELLS``), so memory stays bounded;
 3. each rule's plan is then boolean algebra over those answers, spread back to events with
-   the index (a NumPy ``take``). AND evaluates its most selective part first (the exact
-   number of events a test holds for is known from the value counts), and the next parts
-   only on the events still alive; OR skips events already true. Rules fire rarely, so after
-   the first part most rules touch a handful of events.
+   the index (a NumPy ``take``). AND evaluates its most selective part first (how many events
+   a test holds for is known exactly from the value counts) and its next parts only on the
+   events still alive; OR skips events already true. Rules fire rarely, so after the first
+   part most rules touch a handful of events.
 
 Nothing is built per event in Python; Python runs per rule and per distinct test. The log
 source's row filter picks each group's rows once. Hits come back as arrays of frame row
@@ -37,21 +40,24 @@ import polars as pl
 from watchkeeper.detect.sigma_expressions import (
     IPV4,
     LOWER,
+    NEEDLE,
     VALUE,
     AllOf,
     AnyOf,
+    ColumnTest,
     Const,
     Node,
     Not,
-    Test,
     ipv4_numbers,
-    tests_of,
+    plan_tests,
 )
 from watchkeeper.detect.sigma_rules import CompiledRule, RuleSet
 
 I64 = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]
+CELLS = 1 << 28  # bit-packed booleans held at once per column while testing its values
+DENSE = 1 << 27  # booleans of dense answers kept per batch (beyond: rebuilt at each use)
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,50 @@ def distinct(*, frame: pl.DataFrame, column: str) -> Distinct:
     """The distinct values of ``column`` as strings, and the index of each row's value."""
     if column not in frame.columns:
         return Distinct(values=pl.Series(VALUE, [None], dtype=pl.String), codes=None)
-    text = frame.get_column(column).cast(pl.String)
-    # fresh categories: codes are dense in order of appearance, and freed with the batch
-    categorical = text.cast(pl.Categorical(pl.Categories.random()))
-    dtype = categorical.dtype
-    assert isinstance(dtype, pl.Categorical)
-    values = dtype.categories.to_series().alias(VALUE)
-    codes = categorical.to_physical().fill_null(len(values)).to_numpy().astype(np.intp)
-    values = values.append(pl.Series(VALUE, [None], dtype=pl.String))
+    text = frame.get_column(column).cast(pl.String).alias(VALUE)
+    # fresh categories: one hashing pass gives dense codes, and they are freed with the batch
+    physical = text.cast(pl.Categorical(pl.Categories.random())).to_physical()
+    top = physical.max()
+    size = 0 if top is None else int(top) + 1  # type: ignore[arg-type]
+    codes = physical.fill_null(size).to_numpy().astype(np.intp)
+    where = np.zeros(size + 1, np.int64)  # a row holding each value (any one will do)
+    where[codes] = np.arange(len(codes))
+    values = text.gather(where[:size]).append(pl.Series(VALUE, [None], dtype=pl.String))
     return Distinct(values=values, codes=codes)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Where one test holds over a column's distinct values, kept sparse: the positions of
+    the rarer outcome. Tests rarely hold (or, negated, rarely fail), and a large rule set
+    has thousands of tests; dense booleans for all of them would not fit a big batch. The
+    dense form is also kept while a batch's budget (``DENSE``) allows: rebuilding it at each
+    use costs when distinct values are many (command lines with unique tails)."""
+
+    where: I64  # positions of the distinct values where the test holds (fails if flipped)
+    flipped: bool
+    size: int  # number of distinct values, the null slot included
+    kept: Bools | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, held: Bools, keep: bool = False) -> Answer:
+        """The sparse form of a dense answer (and the dense one when ``keep``)."""
+        flipped = int(held.sum()) * 2 > len(held)
+        where = np.flatnonzero(~held if flipped else held).astype(np.int64)
+        return cls(where=where, flipped=flipped, size=len(held), kept=held if keep else None)
+
+    def dense(self) -> Bools:
+        """One boolean per distinct value."""
+        if self.kept is not None:
+            return self.kept
+        out = np.full(self.size, self.flipped)
+        out[self.where] = not self.flipped
+        return out
+
+    def held(self, counts: npt.NDArray[np.int64], total: int) -> int:
+        """Rows it holds for, given each distinct value's row count."""
+        rarer = int(counts[self.where].sum())
+        return total - rarer if self.flipped else rarer
 
 
 @dataclass
@@ -115,20 +156,19 @@ class _Group:
     size: int
     codes: dict[str, Codes | None]  # column -> index per group row (None: all null)
     counts: dict[str, npt.NDArray[np.int64]]  # column -> group rows per distinct value
-    answers: dict[tuple[str, str], Bools]  # (column, test key) -> per distinct value
-    spread: dict[tuple[str, str], Bools] = field(default_factory=dict)  # over all group rows
+    answers: dict[tuple[str, str], Answer]  # (column, test key) -> over distinct values
     shares: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def share(self, node: Node) -> float:
         """Fraction of the group's rows a node holds for (exact for tests, else a bound)."""
-        if isinstance(node, Test):
+        if isinstance(node, ColumnTest):
             key = (node.column, node.key)
             if key not in self.shares:
                 answer = self.answers[key]
                 if self.codes[node.column] is None:
-                    self.shares[key] = float(answer[-1])
+                    self.shares[key] = float(answer.dense()[-1])
                 else:
-                    held = int(self.counts[node.column][answer].sum())
+                    held = answer.held(self.counts[node.column], self.size)
                     self.shares[key] = held / self.size if self.size else 0.0
             return self.shares[key]
         if isinstance(node, Not):
@@ -146,7 +186,7 @@ class _Group:
             return np.full(size, node.value)
         if isinstance(node, Not):
             return ~self.run(node.part, rows)
-        if isinstance(node, Test):
+        if isinstance(node, ColumnTest):
             return self.test(node, rows, size)
         parts = sorted(node.parts, key=self.share, reverse=isinstance(node, AnyOf))
         if isinstance(node, AllOf):
@@ -175,38 +215,83 @@ class _Group:
                 break
         return out
 
-    def test(self, node: Test, rows: I64 | None, size: int) -> Bools:
+    def test(self, node: ColumnTest, rows: I64 | None, size: int) -> Bools:
         key = (node.column, node.key)
-        answer = self.answers[key]
         codes = self.codes[node.column]
         share = self.share(node)
         if codes is None or share in (0.0, 1.0):
-            return np.full(size, bool(answer[-1]) if codes is None else share == 1.0)
-        if rows is not None:
-            return answer[codes[rows]]
-        if key not in self.spread:
-            self.spread[key] = answer[codes]
-        return self.spread[key]
+            return np.full(size, share == 1.0)
+        answer = self.answers[key].dense()
+        return answer[codes if rows is None else codes[rows]]
+
+
+def needle_columns(*, lower: pl.Series, needles: Sequence[str]) -> list[pl.Series]:
+    """One boolean column per literal: does each lowercased value contain it? One
+    Aho-Corasick pass for all of them (overlapping, so every needle present is reported,
+    also one inside another), instead of one scan per needle per rule."""
+    distinct = list(dict.fromkeys(needles))
+    if not distinct:
+        return []
+    found = (
+        pl.DataFrame({"match": lower.str.extract_many(distinct, overlapping=True)})
+        .with_row_index("at")
+        .explode("match")
+        .drop_nulls()
+    )
+    index = {needle: k for k, needle in enumerate(distinct)}
+    which = found.get_column("match").replace_strict(index, return_dtype=pl.Int64).to_numpy()
+    small = which.astype(np.uint16) if len(distinct) <= 1 << 16 else which
+    order = np.argsort(small, kind="stable")  # a radix sort for small needle numbers
+    at = found.get_column("at").to_numpy()[order]
+    bounds = np.searchsorted(which[order], np.arange(len(distinct) + 1))
+    columns: dict[str, pl.Series] = {}
+    for k, needle in enumerate(distinct):  # one needle at a time: bit-packed once built
+        held = np.zeros(len(lower), np.bool_)
+        held[at[bounds[k] : bounds[k + 1]]] = True
+        columns[needle] = pl.Series(NEEDLE + needle, held)
+    return [columns[needle] for needle in needles]
+
+
+def _chunks(tests: Sequence[ColumnTest], size: int) -> list[list[ColumnTest]]:
+    """Tests in runs whose answers and needle columns stay under ``CELLS`` booleans, so
+    that thousands of rules on a column of a million distinct values still fit."""
+    room = max(1, CELLS // max(size, 1))
+    chunks: list[list[ColumnTest]] = []
+    needles: set[str] = set()
+    for test in tests:
+        wanted = needles | {name for name in test.needs if name.startswith(NEEDLE)}
+        if chunks and len(chunks[-1]) + len(wanted) < room:
+            chunks[-1].append(test)
+            needles = wanted
+        else:
+            chunks.append([test])
+            needles = {name for name in test.needs if name.startswith(NEEDLE)}
+    return chunks
 
 
 def _answers(
-    values: pl.Series, tests: Sequence[Test], column: str
-) -> dict[tuple[str, str], Bools]:
-    """Every test of one column, on its distinct values, in one select."""
+    values: pl.Series, tests: Sequence[ColumnTest], column: str, keep: bool
+) -> dict[tuple[str, str], Answer]:
+    """Every test of one column on its distinct values: a few selects, each test once."""
     needs = set().union(*(test.needs for test in tests))
-    frame = values.to_frame()
-    derived = []
-    if LOWER in needs:
-        derived.append(pl.col(VALUE).str.to_lowercase().alias(LOWER))
+    base = values.to_frame()
+    if LOWER in needs or any(name.startswith(NEEDLE) for name in needs):
+        base = base.with_columns(pl.col(VALUE).str.to_lowercase().alias(LOWER))
     if IPV4 in needs:
-        derived.append(ipv4_numbers(pl.col(VALUE)).alias(IPV4))
-    if derived:
-        frame = frame.with_columns(derived)
-    result = frame.select(test.expr.alias(f"t{k}") for k, test in enumerate(tests))
-    return {
-        (column, test.key): result.get_column(f"t{k}").fill_null(False).to_numpy()
-        for k, test in enumerate(tests)
-    }
+        base = base.with_columns(ipv4_numbers(pl.col(VALUE)).alias(IPV4))
+    answers: dict[tuple[str, str], Answer] = {}
+    for chunk in _chunks(tests, len(values)):
+        frame = base
+        wanted = set().union(*(test.needs for test in chunk))
+        needles = sorted(name[len(NEEDLE) :] for name in wanted if name.startswith(NEEDLE))
+        if needles:
+            lower = frame.get_column(LOWER)
+            frame = frame.with_columns(needle_columns(lower=lower, needles=needles))
+        result = frame.select(test.expr.alias(f"t{k}") for k, test in enumerate(chunk))
+        for k, test in enumerate(chunk):
+            held = result.get_column(f"t{k}").fill_null(False).to_numpy()
+            answers[(column, test.key)] = Answer.of(held, keep=keep)
+    return answers
 
 
 def _group_rows(frame: pl.DataFrame, group: Sequence[CompiledRule]) -> I64 | None:
@@ -230,18 +315,21 @@ def evaluate(*, rules: RuleSet, frame: pl.DataFrame) -> RuleHits:
     distincts: dict[str, Distinct] = {}
     found: dict[int, I64] = {}
     everything = np.arange(frame.height, dtype=np.int64)
+    room = DENSE  # dense answers still allowed in this batch
     for group in groups.values():
         rows = _group_rows(frame, group)
         if rows is not None and not len(rows):
             for rule in group:
                 found[id(rule)] = np.empty(0, np.int64)
             continue
-        by_column: dict[str, dict[str, Test]] = {}
+        by_column: dict[str, dict[str, ColumnTest]] = {}
         for rule in group:
             assert rule.plan is not None
-            for test in tests_of(rule.plan):
+            for test in plan_tests(rule.plan):
                 by_column.setdefault(test.column, {}).setdefault(test.key, test)
-        batch = _Group(size=frame.height if rows is None else len(rows), codes={}, counts={}, answers={})
+        batch = _Group(
+            size=frame.height if rows is None else len(rows), codes={}, counts={}, answers={}
+        )
         for column, tests in by_column.items():
             if column not in distincts:
                 distincts[column] = distinct(frame=frame, column=column)
@@ -250,7 +338,10 @@ def evaluate(*, rules: RuleSet, frame: pl.DataFrame) -> RuleHits:
             batch.codes[column] = codes
             if codes is not None:
                 batch.counts[column] = np.bincount(codes, minlength=len(seen.values))
-            batch.answers.update(_answers(seen.values, list(tests.values()), column))
+            cells = len(tests) * len(seen.values)
+            keep = cells <= room
+            room -= cells if keep else 0
+            batch.answers.update(_answers(seen.values, list(tests.values()), column, keep))
         base = everything if rows is None else rows
         for rule in group:
             assert rule.plan is not None

@@ -61,6 +61,29 @@ def _wildcard(value: SigmaString, cased: bool) -> re.Pattern[str]:
     return re.compile("".join(pieces), re.DOTALL)
 
 
+def _end_anchored(pattern: str) -> str:
+    """The pattern with ``$`` meaning the very end of the text, as in Rust's regex engine
+    (Python's ``$`` also matches before a final newline); left alone in multi-line mode."""
+    if re.compile(pattern).flags & re.MULTILINE or re.search(r"\(\?[a-zA-Z-]*m", pattern):
+        return pattern
+    out: list[str] = []
+    escaped, in_class = False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or out[-1] == "[" or out[-2:] == ["[", "^"]
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
 def _value_matches(value: Any, text: str | None) -> bool:
     if text is None:
         return False
@@ -68,7 +91,7 @@ def _value_matches(value: Any, text: str | None) -> bool:
         cased = isinstance(value, SigmaCasedString)
         return _wildcard(value, cased).fullmatch(text if cased else text.lower()) is not None
     if isinstance(value, SigmaRegularExpression):
-        return re.search(regex_text(value), text) is not None
+        return re.search(_end_anchored(regex_text(value)), text) is not None
     if isinstance(value, SigmaCIDRExpression):
         try:
             return ipaddress.ip_address(text) in value.network

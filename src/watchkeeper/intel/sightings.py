@@ -224,6 +224,62 @@ def report_false_positive(
         )
 
 
+def write_false_positive(
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    reason: str,
+    indicator_ids: Sequence[str],
+) -> Recorded | None:
+    """Report indicators as false positives in the session's transaction (the caller commits).
+
+    Closing a case as a false positive must lower the scores together with the closing, or
+    not at all. Indicators no longer current or revoked are left out (their score no longer
+    matters); None when none is left.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason: say why this is a false positive", field="reason")
+    o = StixObject
+    rows = session.execute(
+        select(o.id, o.doc).where(
+            o.id.in_(sorted(set(indicator_ids))),
+            o.type == "indicator",
+            o.current.is_(True),
+            o.revoked.is_(False),
+        )
+    ).all()
+    if not rows:
+        return None
+    targets = {
+        identifier: list(orjson.loads(doc).get("object_marking_refs") or [])
+        for identifier, doc in rows
+    }
+    now = stamp(clock.now())
+    opinion = {
+        "type": "opinion",
+        "spec_version": "2.1",
+        "id": f"opinion--{uuid.uuid4()}",
+        "created": now,
+        "modified": now,
+        "opinion": "strongly-disagree",
+        "object_refs": sorted(targets),
+        "explanation": f"false positive: {reason[:MAX_REASON]}",
+        "authors": [actor],
+    }
+    markings = sorted({m for refs in targets.values() for m in refs})
+    return _store(
+        session,
+        clock=clock,
+        actor=actor,
+        action="intel.false_positive",
+        objects=[_marked(opinion, markings)],
+        targets=tuple(sorted(targets)),
+        detail={"reason": reason[:MAX_REASON]},
+    )
+
+
 def resolve(target: str) -> tuple[str | None, str | None]:
     """(indicator_id, value) from what a user typed: an indicator id or a value."""
     return (target.strip(), None) if is_indicator_id(target) else (None, target)

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from watchkeeper import __version__
 from watchkeeper.config import Settings
 from watchkeeper.node import Node
+from watchkeeper.respond.escalations import register as register_escalations
 from watchkeeper.web.api import router as api_router
 from watchkeeper.web.deps import AnyPrincipal, quick_read
 from watchkeeper.web.problems import install_problem_handlers, unexpected_problem
@@ -71,6 +72,7 @@ def create_app(
             raise ValueError("create_app needs settings or a node")
         node = Node(settings).start()
     owned = node
+    register_escalations(node)  # cases from escalations, wherever this node dispatches
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

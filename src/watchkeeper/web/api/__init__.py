@@ -2,10 +2,20 @@
 
 from fastapi import APIRouter
 
-from watchkeeper.web.api import accounts, audit, detect, events, intel, peers, system
+from watchkeeper.web.api import (
+    accounts,
+    audit,
+    cases,
+    detect,
+    events,
+    intel,
+    peers,
+    playbooks,
+    system,
+)
 
 router = APIRouter(prefix="/api/v1")
-for module in (system, accounts, audit, events, peers, intel, detect):
+for module in (system, accounts, audit, events, peers, intel, detect, cases, playbooks):
     router.include_router(module.router)
 
 __all__ = ["router"]

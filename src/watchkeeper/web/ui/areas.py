@@ -34,7 +34,18 @@ AREAS: tuple[Area, ...] = (
             ("/ui/detect/runs", "Detection runs: what was read, found and could not be read"),
         ),
     ),
-    Area("respond", "Response", "Alerts become cases; playbooks act; people approve."),
+    Area(
+        "respond",
+        "Response",
+        "Alerts become cases; playbooks act; people approve.",
+        available=True,
+        pages=(
+            ("/ui/cases", "Cases board: every case by status, with filters"),
+            ("/ui/cases/new", "Open a case (from a template, with alerts)"),
+            ("/ui/playbooks/runs", "Playbook runs: status, steps, timings, errors"),
+            ("/ui/approvals", "Approvals inbox: approve or deny what playbooks wait for"),
+        ),
+    ),
     Area("evidence", "Evidence", "Hash on arrival, write-once vault, signed chain of custody."),
     Area(
         "cooperation",
