@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.bus import Event, ensure_stream, relay_once
 from watchkeeper.config import mask_url
+from watchkeeper.errors import WatchkeeperError
 from watchkeeper.federation import (
     WAKE_EVENTS,
     WAKE_SUBSCRIBER,
@@ -176,11 +177,15 @@ async def relay_loop(node: Node, stop: asyncio.Event) -> None:
 def load_playbooks_at_start(node: Node) -> None:
     """Store the built-in playbooks and those of data_dir/playbooks (new texts as versions), so
     triggers find them; a broken file is logged and skipped, never fatal."""
-    with node.database.transaction() as session:
-        report = sync_playbooks(
-            session, clock=node.clock, actor="system:start",
-            paths=[user_playbook_dir(node.data_dir)],
-        )  # fmt: skip
+    try:
+        with node.database.transaction() as session:
+            report = sync_playbooks(
+                session, clock=node.clock, actor="system:start",
+                paths=[user_playbook_dir(node.data_dir)],
+            )  # fmt: skip
+    except WatchkeeperError as exc:  # the node still serves; triggers use what is stored
+        log.warning("playbooks not loaded at start: %s", exc)
+        return
     for error in report.errors:
         log.warning("playbook not loaded: %s", error.message)
 

@@ -639,7 +639,7 @@ def _approval(parser: _Parser, data: YamlMap, key: str, in_foreach: bool) -> App
             f"{path}.quorum",
             f"quorum {quorum} but only {len(users)} users named (and no roles)",
         )
-    ttl = parser.seconds(raw, "ttl", f"{path}.ttl", 3600.0)
+    ttl = parser.seconds(raw, "ttl", f"{path}.ttl", 0.0)  # 0: the node default
     prompt = parser.text(raw, "prompt", f"{path}.prompt") or ""
     if has_markup(prompt):
         parser.expression(

@@ -39,14 +39,14 @@ class Trigger:
 @dataclass(frozen=True)
 class Approval:
     """Who must agree before the run goes on: ``quorum`` of the people holding ``roles`` or
-    named in ``users`` (the run's requester never counts), within ``ttl_seconds``; when that
-    passes, ``escalate_to`` (roles) are asked too and the clock restarts once, then the step
-    fails as timed out."""
+    named in ``users`` (the run's requester never counts), within ``ttl_seconds`` (0: the
+    node's ``respond_approval_ttl_seconds``); when that passes, ``escalate_to`` (roles) are
+    asked too and the clock restarts once, then the step fails as timed out."""
 
     quorum: int = 1
     roles: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
-    ttl_seconds: float = 3600.0
+    ttl_seconds: float = 0.0
     escalate_to: tuple[str, ...] = ()
     prompt: str = ""
 

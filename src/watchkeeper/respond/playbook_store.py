@@ -38,8 +38,10 @@ from watchkeeper.respond.playbook_files import (
 from watchkeeper.respond.playbook_model import Playbook
 from watchkeeper.respond.playbook_models import PlaybookVersion
 from watchkeeper.security import record_change
+from watchkeeper.store.locks import serialize
 
 log = logging.getLogger(__name__)
+SYNC_LOCK = "watchkeeper.playbook-sync"
 
 
 @dataclass
@@ -76,6 +78,7 @@ def sync_playbooks(
     """Load the built-ins (unless ``builtin`` is false) and the files or directories in
     ``paths``; store each new text as a version (see the module docstring for its status).
     Files with errors are reported and skipped; the others still load."""
+    serialize(session, SYNC_LOCK)  # two processes starting together store each version once
     report = SyncReport()
     sources: list[tuple[list[Playbook], list[InvalidInput]]] = []
     if builtin:
