@@ -7,6 +7,7 @@ TLP:RED cases are kept from anyone but staff (``max_tlp_for``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from watchkeeper.detect.alert_views import max_tlp_for
+from watchkeeper.node import Node
 from watchkeeper.respond.case_templates import load_templates
 from watchkeeper.respond.cases import (
     add_note,
@@ -210,76 +212,60 @@ def case_get(node: NodeDep, principal: Reader, case_id: str) -> dict[str, Any]:
         return case_view(session, case_id=case_id, max_tlp=max_tlp_for(principal))
 
 
+def _change(
+    node: Node, principal: Principal, use_case: Callable[..., dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    """Run one of the case use cases as ``principal``, in a transaction of its own: every
+    change route below differs only by the use case and the fields it passes."""
+    with node.database.transaction() as session:
+        return use_case(session, clock=node.clock, actor=principal.actor, **fields)
+
+
 @router.patch("/{case_id}")
 def case_patch(node: NodeDep, principal: Changer, case_id: str, body: CasePatch) -> dict[str, Any]:
     """Change title, description, severity, TLP or PAP."""
-    with node.database.transaction() as session:
-        return update_case(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            **body.model_dump(exclude_none=True),
-        )
+    return _change(
+        node, principal, update_case, case_id=case_id, **body.model_dump(exclude_none=True)
+    )
 
 
 @router.post("/{case_id}/assign")
 def case_assign(node: NodeDep, principal: Changer, case_id: str, body: AssignIn) -> dict[str, Any]:
     """Give the case to a user of this node."""
-    with node.database.transaction() as session:
-        return assign_case(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            assignee=body.assignee,
-        )
+    return _change(node, principal, assign_case, case_id=case_id, assignee=body.assignee)
 
 
 @router.post("/{case_id}/status")
 def case_status(node: NodeDep, principal: Changer, case_id: str, body: StatusIn) -> dict[str, Any]:
     """Move the case to another status (investigating reopens a closed case)."""
-    with node.database.transaction() as session:
-        return set_status(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            status=body.status,
-            reason=body.reason,
-        )
+    return _change(
+        node, principal, set_status, case_id=case_id, status=body.status, reason=body.reason
+    )
 
 
 @router.post("/{case_id}/close")
 def case_close(node: NodeDep, principal: Changer, case_id: str, body: CloseIn) -> dict[str, Any]:
     """Close the case; false-positive lowers the score of the indicators behind it."""
-    with node.database.transaction() as session:
-        return close_case(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            disposition=body.disposition,
-            reason=body.reason,
-        )
+    return _change(
+        node,
+        principal,
+        close_case,
+        case_id=case_id,
+        disposition=body.disposition,
+        reason=body.reason,
+    )
 
 
 @router.post("/{case_id}/notes", status_code=201)
 def case_note(node: NodeDep, principal: Changer, case_id: str, body: NoteIn) -> dict[str, Any]:
     """Add a note."""
-    with node.database.transaction() as session:
-        return add_note(
-            session, clock=node.clock, actor=principal.actor, case_id=case_id, text=body.text
-        )
+    return _change(node, principal, add_note, case_id=case_id, text=body.text)
 
 
 @router.post("/{case_id}/tasks", status_code=201)
 def case_task(node: NodeDep, principal: Changer, case_id: str, body: TaskIn) -> dict[str, Any]:
     """Add a task."""
-    with node.database.transaction() as session:
-        return add_task(
-            session, clock=node.clock, actor=principal.actor, case_id=case_id, **body.model_dump()
-        )
+    return _change(node, principal, add_task, case_id=case_id, **body.model_dump())
 
 
 @router.patch("/{case_id}/tasks/{task_id}")
@@ -287,15 +273,14 @@ def case_task_patch(
     node: NodeDep, principal: Changer, case_id: str, task_id: str, body: TaskPatch
 ) -> dict[str, Any]:
     """Change a task (complete it, assign it...)."""
-    with node.database.transaction() as session:
-        return update_task(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            task_id=task_id,
-            **body.model_dump(exclude_none=True),
-        )
+    return _change(
+        node,
+        principal,
+        update_task,
+        case_id=case_id,
+        task_id=task_id,
+        **body.model_dump(exclude_none=True),
+    )
 
 
 @router.post("/{case_id}/observables", status_code=201)
@@ -303,29 +288,16 @@ def case_observable(
     node: NodeDep, principal: Changer, case_id: str, body: ObservableIn
 ) -> dict[str, Any]:
     """Add a value (normalised); the answer lists the intelligence objects carrying it."""
-    with node.database.transaction() as session:
-        return add_observable(
-            session, clock=node.clock, actor=principal.actor, case_id=case_id, **body.model_dump()
-        )
+    return _change(node, principal, add_observable, case_id=case_id, **body.model_dump())
 
 
 @router.post("/{case_id}/alerts")
 def case_merge(node: NodeDep, principal: Changer, case_id: str, body: AlertsIn) -> dict[str, Any]:
     """Merge one or many alerts into the case."""
-    with node.database.transaction() as session:
-        return merge_alerts(
-            session,
-            clock=node.clock,
-            actor=principal.actor,
-            case_id=case_id,
-            alert_ids=body.alert_ids,
-        )
+    return _change(node, principal, merge_alerts, case_id=case_id, alert_ids=body.alert_ids)
 
 
 @router.post("/{case_id}/links")
 def case_links(node: NodeDep, principal: Changer, case_id: str, body: LinksIn) -> dict[str, Any]:
     """Set or remove the parent case and the campaign."""
-    with node.database.transaction() as session:
-        return link_cases(
-            session, clock=node.clock, actor=principal.actor, case_id=case_id, **body.model_dump()
-        )
+    return _change(node, principal, link_cases, case_id=case_id, **body.model_dump())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -41,7 +41,7 @@ from watchkeeper.respond.cases import (
 from watchkeeper.respond.models import TASK_STATUSES
 from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
-from watchkeeper.web.ui.pages import check_csrf, denied, guard, page, signed_in, to_login
+from watchkeeper.web.ui.pages import back_to, denied, form_guard, guard, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 READERS = ("admin", "analyst", "responder", "poc-officer", "auditor")
@@ -136,13 +136,11 @@ def new_case_submit(
     campaign: Text = "",
 ) -> Response:
     """Open the case and show it."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf, *CHANGERS)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
-        login.principal.require(*CHANGERS)
         with node.database.transaction() as session:
             opened = open_case(
                 session,
@@ -191,8 +189,7 @@ def case_page(request: Request, case_id: str, message: str | None = None) -> Res
 
 
 def _back(case_id: str, message: str) -> RedirectResponse:
-    where = f"/ui/cases/{quote(case_id, safe='')}"
-    return RedirectResponse(f"{where}?{urlencode({'message': message})}", status_code=303)
+    return back_to(f"/ui/cases/{quote(case_id, safe='')}", message)
 
 
 def _change(
@@ -200,14 +197,11 @@ def _change(
 ) -> Response:
     """Check the session, CSRF token and role, run ``act(session, actor)`` in a transaction
     and redirect to the case with the message it returns."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
-    node = node_of(request)
+    login = form_guard(request, csrf, *CHANGERS)
+    if isinstance(login, Response):
+        return login
     try:
-        check_csrf(login, csrf)
-        login.principal.require(*CHANGERS)
-        with node.database.transaction() as session:
+        with node_of(request).database.transaction() as session:
             said = act(session, login.principal.actor)
     except WatchkeeperError as exc:
         return denied(request, login, exc)

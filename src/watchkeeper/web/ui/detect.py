@@ -30,7 +30,7 @@ from watchkeeper.errors import InvalidInput, NotFound, WatchkeeperError
 from watchkeeper.intel import ScoringPolicy
 from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
-from watchkeeper.web.ui.pages import check_csrf, denied, guard, page, signed_in, to_login
+from watchkeeper.web.ui.pages import back_to, denied, form_guard, guard, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 READERS = ("admin", "analyst", "responder", "poc-officer")
@@ -143,8 +143,7 @@ def alert_page(request: Request, alert_id: str, message: str | None = None) -> R
 
 
 def _back(alert_id: str | None, message: str) -> RedirectResponse:
-    where = f"/ui/detect/alerts/{alert_id}" if alert_id else "/ui/detect"
-    return RedirectResponse(f"{where}?{urlencode({'message': message})}", status_code=303)
+    return back_to(f"/ui/detect/alerts/{alert_id}" if alert_id else "/ui/detect", message)
 
 
 @router.post("/detect/alerts/{alert_id}/status")
@@ -156,13 +155,11 @@ def alert_status_submit(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Acknowledge, close or reopen the alert from its page."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf, *CHANGERS)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
-        login.principal.require(*CHANGERS)
         with node.database.transaction() as session:
             done = set_alert_status(
                 session,
@@ -186,13 +183,11 @@ def escalate_submit(
     title: Annotated[str, Form()] = "",
 ) -> Response:
     """Open a case over the chosen alerts: the response area picks up the request."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf, *CHANGERS)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
-        login.principal.require(*CHANGERS)
         with node.database.transaction() as session:
             done = escalate_alert(
                 session,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -70,6 +71,27 @@ def guard(request: Request, *roles: str) -> UiLogin | Response:
     except Forbidden as exc:
         return denied(request, login, exc)
     return login
+
+
+def form_guard(request: Request, csrf: str, *roles: str) -> UiLogin | Response:
+    """The signed-in user behind a form post, whose CSRF token must be the session's and who
+    must hold one of ``roles`` (none given: any user); otherwise the login redirect or the
+    error page. The token is checked first, so a stale form is told so whatever the role."""
+    login = signed_in(request)
+    if login is None:
+        return to_login()
+    try:
+        check_csrf(login, csrf)
+        if roles:
+            login.principal.require(*roles)
+    except Forbidden as exc:
+        return denied(request, login, exc)
+    return login
+
+
+def back_to(where: str, message: str) -> RedirectResponse:
+    """Post/redirect/get: the page at ``where`` showing ``message``, so a reload repeats nothing."""
+    return RedirectResponse(f"{where}?{urlencode({'message': message})}", status_code=303)
 
 
 def to_login() -> RedirectResponse:

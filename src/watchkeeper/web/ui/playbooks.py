@@ -8,10 +8,9 @@ reload never casts a second vote.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from watchkeeper.errors import InvalidInput, NotFound, WatchkeeperError
 from watchkeeper.respond.approvals import decide, list_approvals
@@ -21,7 +20,7 @@ from watchkeeper.respond.watchdog import cancel_run
 from watchkeeper.security import STAFF_ROLES
 from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
-from watchkeeper.web.ui.pages import check_csrf, denied, guard, page, signed_in, to_login
+from watchkeeper.web.ui.pages import back_to, denied, form_guard, guard, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 READERS = ("admin", "analyst", "responder", "poc-officer")
@@ -69,20 +68,17 @@ def run_page(request: Request, run_id: str, message: str | None = None) -> Respo
 def cancel_submit(request: Request, run_id: str, csrf: Csrf = "",
                   reason: Annotated[str, Form()] = "") -> Response:  # fmt: skip
     """Cancel the run from its page."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf, *CHANGERS)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
-        login.principal.require(*CHANGERS)
         with node.database.transaction() as session:
             cancel_run(session, clock=node.clock, actor=login.principal.actor, run_id=run_id,
                        reason=reason[:2000])  # fmt: skip
     except WatchkeeperError as exc:
         return denied(request, login, exc)
-    where = f"/ui/playbooks/runs/{run_id}?{urlencode({'message': 'run cancelled'})}"
-    return RedirectResponse(where, status_code=303)
+    return back_to(f"/ui/playbooks/runs/{run_id}", "run cancelled")
 
 
 @router.get("/approvals")
@@ -106,18 +102,16 @@ def vote_submit(request: Request, approval_id: str, csrf: Csrf = "",
                 decision: Annotated[str, Form()] = "",
                 comment: Annotated[str, Form()] = "") -> Response:  # fmt: skip
     """Approve or deny from the inbox."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf)  # no roles: ``decide`` knows who may vote
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     principal = login.principal
     try:
-        check_csrf(login, csrf)
         with node.database.transaction() as session:
             done = decide(session, clock=node.clock, actor_user=principal.name,
                           actor_roles=principal.roles, approval_id=approval_id,
                           decision=decision, comment=comment[:2000])  # fmt: skip
     except WatchkeeperError as exc:
         return denied(request, login, exc)
-    text = f"you voted {decision}; the approval is {done['status']}"
-    return RedirectResponse(f"/ui/approvals?{urlencode({'message': text})}", status_code=303)
+    return back_to("/ui/approvals", f"you voted {decision}; the approval is {done['status']}")

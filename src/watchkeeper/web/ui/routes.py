@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.bus import event_counts, event_document, read_events
-from watchkeeper.errors import Forbidden, NotFound, Unauthenticated, WatchkeeperError
+from watchkeeper.errors import NotFound, Unauthenticated, WatchkeeperError
 from watchkeeper.node import Node
 from watchkeeper.security import (
     add_user,
@@ -32,8 +32,9 @@ from watchkeeper.web.deps import node_of
 from watchkeeper.web.ui.areas import AREAS_BY_SLUG
 from watchkeeper.web.ui.pages import (
     SESSION_COOKIE,
-    check_csrf,
+    back_to,
     denied,
+    form_guard,
     guard,
     page,
     signed_in,
@@ -115,13 +116,9 @@ def login_submit(
 @router.post("/logout")
 def logout(request: Request, csrf: Csrf = "") -> Response:
     """Close the session."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
-    try:
-        check_csrf(login, csrf)
-    except Forbidden as exc:
-        return denied(request, login, exc)
+    login = form_guard(request, csrf)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     with node.database.transaction() as session:
         close_session(session, cookie=login.cookie)
@@ -190,13 +187,11 @@ def users_add(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a user from the form."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf, "admin")
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
-        login.principal.require("admin")
         with node.database.transaction() as session:
             add_user(
                 session,
@@ -224,12 +219,11 @@ def account_page(request: Request, message: str | None = None) -> Response:
 @router.post("/account/password")
 def account_password(request: Request, current: Field, new: Field, csrf: Csrf = "") -> Response:
     """Change one's own password."""
-    login = signed_in(request)
-    if login is None:
-        return to_login()
+    login = form_guard(request, csrf)
+    if isinstance(login, Response):
+        return login
     node = node_of(request)
     try:
-        check_csrf(login, csrf)
         with node.database.transaction() as session:
             check_password(session, name=login.principal.name, password=current)
             set_password(
@@ -241,7 +235,7 @@ def account_password(request: Request, current: Field, new: Field, csrf: Csrf = 
             )
     except WatchkeeperError as exc:
         return denied(request, login, exc)
-    return RedirectResponse("/ui/account?message=password+changed", status_code=303)
+    return back_to("/ui/account", "password changed")
 
 
 @router.get("/{slug}")
