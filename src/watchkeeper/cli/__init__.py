@@ -19,6 +19,7 @@ from watchkeeper.cli.approvals import approvals, block, runs
 from watchkeeper.cli.cases import case
 from watchkeeper.cli.context import CliContext
 from watchkeeper.cli.detect import detect, rules
+from watchkeeper.cli.evidence import evidence
 from watchkeeper.cli.federation import peer_set, taxii
 from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 peer.add_command(peer_set)
 GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, detect,
-          rules, case, serve, demo, playbook, approvals, runs, block)  # fmt: skip
+          rules, case, serve, demo, playbook, approvals, runs, block, evidence)  # fmt: skip
 for command in GROUPS:
     cli.add_command(command)
 

@@ -1,0 +1,54 @@
+"""The evidence vault: one-pass multi-hash intake into write-once storage, and a signed,
+hash-chained custody ledger that ``verify_evidence`` checks end to end."""
+
+from watchkeeper.evidence.custody import (
+    OPEN_ROLES,
+    Signer,
+    acting_role,
+    anchor_ledger,
+    checkin,
+    checkout,
+    custody_timeline,
+    find_item,
+    item_document,
+    ledger_head,
+    list_items,
+    node_signer,
+    open_content,
+    record_custody,
+)
+from watchkeeper.evidence.digests import Digests, digest_file
+from watchkeeper.evidence.intake import add_evidence
+from watchkeeper.evidence.models import ACTIONS, KINDS, STATUSES, CustodyEvent, EvidenceItem
+from watchkeeper.evidence.vault import content_path, sweep_partial
+from watchkeeper.evidence.verify import Failure, VerifyReport, verify_evidence
+
+__all__ = [
+    "ACTIONS",
+    "KINDS",
+    "OPEN_ROLES",
+    "STATUSES",
+    "CustodyEvent",
+    "Digests",
+    "EvidenceItem",
+    "Failure",
+    "Signer",
+    "VerifyReport",
+    "acting_role",
+    "add_evidence",
+    "anchor_ledger",
+    "checkin",
+    "checkout",
+    "content_path",
+    "custody_timeline",
+    "digest_file",
+    "find_item",
+    "item_document",
+    "ledger_head",
+    "list_items",
+    "node_signer",
+    "open_content",
+    "record_custody",
+    "sweep_partial",
+    "verify_evidence",
+]
