@@ -12,6 +12,7 @@ from sqlalchemy import text
 from watchkeeper.bus import models as bus_models
 from watchkeeper.detect import models as detect_models
 from watchkeeper.errors import StorageError
+from watchkeeper.evidence import disposal_models, package_models
 from watchkeeper.evidence import models as evidence_models
 from watchkeeper.federation import models as federation_models
 from watchkeeper.intel import models as intel_models
@@ -24,6 +25,8 @@ from watchkeeper.store import Base, Database, current_revision, upgrade
 assert bus_models and security_models and intel_models and federation_models and detect_models
 assert respond_models and playbook_models and run_models
 assert evidence_models
+assert disposal_models
+assert package_models
 
 
 def test_models_match_migrations(node: Node) -> None:

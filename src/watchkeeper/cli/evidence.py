@@ -237,3 +237,7 @@ def evidence_checkin(cli: CliContext, item: str, purpose: str, as_json: bool) ->
         print_json(document)
     else:
         message(f"{document['exhibit_number']} checked in, content hash matches")
+
+
+from watchkeeper.cli import evidence_export  # noqa: E402, F401, I001  (export, dispose, retention)
+from watchkeeper.cli import evidence_packages  # noqa: E402, F401  (registers package/receive)

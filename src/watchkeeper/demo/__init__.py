@@ -22,6 +22,7 @@ import orjson
 import uvicorn
 
 from watchkeeper.config import load_settings
+from watchkeeper.demo.evidence import preserve_evidence
 from watchkeeper.demo.partner import (
     PARTNER_CODE,
     Partner,
@@ -248,6 +249,7 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("partner node", partner),
         ("detection on demo telemetry", detection),
         ("response playbook with an approval", response),
+        ("evidence preserved and verified", lambda: preserve_evidence(node, actor=ACTOR)),
         ("events delivered", deliver),
         ("audit ledger intact", lambda: _verified(node)),
     ):
@@ -283,6 +285,26 @@ def _cases(client: httpx.Client, token: str) -> str:
     return f"{len(cases)} cases, first: {cases[0]['number']} {cases[0]['title']}"
 
 
+def _evidence(client: httpx.Client, token: str) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    every = client.get("/api/v1/evidence", headers=headers)
+    _expect(every, 200)
+    linked = [item for item in every.json()["items"] if item["case_ref"]]
+    assert linked, "no evidence item linked to a case"
+    case = linked[0]["case_ref"]
+    response = client.get("/api/v1/evidence", params={"case": case}, headers=headers)
+    _expect(response, 200)
+    items = response.json()["items"]
+    assert items, f"no evidence listed for case {case}"
+    item = client.get(f"/api/v1/evidence/{items[0]['id']}", headers=headers)
+    _expect(item, 200)
+    custody = item.json()["custody"]
+    assert custody, "no custody event"
+    assert custody[0]["action"] == "collect", "the custody does not start with collect"
+    names = ", ".join(i["exhibit_number"] for i in items)
+    return f"{len(items)} items of the case ({names}); {len(custody)} custody events on the first"
+
+
 def free_port() -> socket.socket:
     """A listening loopback socket on a free port, to hand to uvicorn."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -312,6 +334,7 @@ def check_demo(demo: Demo) -> None:
             demo.run("UI login", lambda: _ui_login(client, demo.admin_password))
             demo.run("alerts over the API", lambda: _alerts(client, demo.token))
             demo.run("cases over the API", lambda: _cases(client, demo.token))
+            demo.run("evidence over the API", lambda: _evidence(client, demo.token))
         if demo.partner is not None:
             partner = demo.partner
             demo.run(

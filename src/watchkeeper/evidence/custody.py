@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.core import Clock, canonical_json, sha256_hex, utc
 from watchkeeper.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from watchkeeper.evidence.models import ACTIONS, CustodyEvent, EvidenceItem
+from watchkeeper.evidence.models import ACTIONS, KINDS, STATUSES, CustodyEvent, EvidenceItem
 from watchkeeper.evidence.vault import content_path, rehash
 from watchkeeper.node import Node
 from watchkeeper.security import Principal, load_signing_key, record, record_change
@@ -403,3 +403,36 @@ def list_items(session: Session, *, case_ref: str | None = None) -> list[dict[st
     if case_ref:
         query = query.where(EvidenceItem.case_ref == case_ref)
     return [item_document(row) for row in session.scalars(query)]
+
+
+def page_of_items(
+    session: Session,
+    *,
+    case_ref: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of items in exhibit order, with the total matching the filters."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(
+            f"unknown status {status!r}; valid: {', '.join(STATUSES)}", field="status"
+        )
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}", field="kind")
+    query = select(EvidenceItem)
+    if case_ref:
+        query = query.where(EvidenceItem.case_ref == case_ref)
+    if status:
+        query = query.where(EvidenceItem.status == status)
+    if kind:
+        query = query.where(EvidenceItem.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(EvidenceItem.exhibit_number).limit(limit).offset(offset))
+    return {
+        "items": [item_document(row) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }

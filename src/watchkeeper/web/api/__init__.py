@@ -8,6 +8,7 @@ from watchkeeper.web.api import (
     cases,
     detect,
     events,
+    evidence,
     intel,
     peers,
     playbooks,
@@ -15,7 +16,7 @@ from watchkeeper.web.api import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (system, accounts, audit, events, peers, intel, detect, cases, playbooks):
+for module in (system, accounts, audit, events, peers, intel, detect, cases, playbooks, evidence):
     router.include_router(module.router)
 
 __all__ = ["router"]

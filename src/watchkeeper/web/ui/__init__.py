@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from watchkeeper.web.ui import cases, collections, detect, intel, peers, playbooks, routes
+from watchkeeper.web.ui import (
+    cases,
+    collections,
+    detect,
+    evidence,
+    intel,
+    peers,
+    playbooks,
+    routes,
+)
 
 router = APIRouter()
 # Area pages first: the generic /ui/{slug} page of routes answers for areas not yet built.
@@ -10,6 +19,7 @@ router.include_router(intel.router)
 router.include_router(detect.router)
 router.include_router(cases.router)
 router.include_router(playbooks.router)
+router.include_router(evidence.router)
 router.include_router(peers.router)
 router.include_router(collections.router)
 router.include_router(routes.router)

@@ -46,7 +46,13 @@ AREAS: tuple[Area, ...] = (
             ("/ui/approvals", "Approvals inbox: approve or deny what playbooks wait for"),
         ),
     ),
-    Area("evidence", "Evidence", "Hash on arrival, write-once vault, signed chain of custody."),
+    Area(
+        "evidence",
+        "Evidence",
+        "Hash on arrival, write-once vault, signed chain of custody.",
+        available=True,
+        pages=(("/ui/evidence", "Evidence vault: items per case, custody timelines, verify"),),
+    ),
     Area(
         "cooperation",
         "Cooperation",
