@@ -1,5 +1,6 @@
 """Long-running loops of a serving node: event delivery, sync with partners' TAXII collections,
-the playbook runner, and the NATS relay when configured.
+the playbook runner, the hourly anchoring of the evidence ledger in the audit ledger, and the
+NATS relay when configured.
 
 They run as asyncio tasks beside the web server (``watchkeeper serve``); the blocking database
 work goes to worker threads. A stop event ends them between two passes, so a SIGTERM never cuts
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.bus import Event, ensure_stream, relay_once
 from watchkeeper.config import mask_url
 from watchkeeper.errors import WatchkeeperError
+from watchkeeper.evidence.custody import anchor_if_changed
 from watchkeeper.federation import (
     WAKE_EVENTS,
     WAKE_SUBSCRIBER,
@@ -174,6 +176,25 @@ async def relay_loop(node: Node, stop: asyncio.Event) -> None:
             await _pause(stop, 5.0)
 
 
+ANCHOR_SECONDS = 3600.0
+
+
+def anchor_evidence(node: Node) -> None:
+    """Anchor the evidence ledger's head into the audit ledger when it moved."""
+    with node.database.transaction() as session:
+        anchor_if_changed(session, clock=node.clock, actor="system:evidence-anchor")
+
+
+async def anchor_loop(node: Node, stop: asyncio.Event) -> None:
+    """Anchor the evidence ledger every ``ANCHOR_SECONDS`` until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await anyio.to_thread.run_sync(anchor_evidence, node)
+        except Exception:
+            log.exception("evidence ledger anchoring failed; retrying")
+        await _pause(stop, ANCHOR_SECONDS)
+
+
 def load_playbooks_at_start(node: Node) -> None:
     """Store the built-in playbooks and those of data_dir/playbooks (new texts as versions), so
     triggers find them; a broken file is logged and skipped, never fatal."""
@@ -207,6 +228,7 @@ async def run_workers(node: Node, stop: asyncio.Event) -> None:
         dispatch_loop(node, stop),
         sync_loop(node, stop, waker.event),
         playbook_loop(node, stop, playbook_wake),
+        anchor_loop(node, stop),
     ]
     if node.settings.nats_url:
         loops.append(relay_loop(node, stop))

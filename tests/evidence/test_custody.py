@@ -12,6 +12,7 @@ from sqlalchemy import select
 from watchkeeper.errors import Conflict, Forbidden, IntegrityError, InvalidInput
 from watchkeeper.evidence.custody import (
     SIGNATURE_CONTEXT,
+    anchor_if_changed,
     anchor_ledger,
     checkin,
     checkout,
@@ -120,3 +121,16 @@ def test_anchor_writes_the_ledger_head_into_the_audit_ledger(keyed: Node, sample
     with keyed.database.reader() as session:
         [entry] = list_entries(session, action="evidence.anchor")
     assert entry.detail == detail
+
+
+def test_anchor_if_changed_anchors_only_a_moved_head(keyed: Node, sample: Path) -> None:
+    with keyed.database.transaction() as session:
+        assert anchor_if_changed(session, clock=keyed.clock, actor="test") is None  # empty vault
+    _item(keyed, sample)
+    with keyed.database.transaction() as session:
+        first = anchor_if_changed(session, clock=keyed.clock, actor="test")
+    with keyed.database.transaction() as session:
+        assert first is not None
+        assert anchor_if_changed(session, clock=keyed.clock, actor="test") is None
+    with keyed.database.reader() as session:
+        assert len(list_entries(session, action="evidence.anchor")) == 1

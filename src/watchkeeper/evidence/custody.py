@@ -32,6 +32,7 @@ from watchkeeper.evidence.models import ACTIONS, KINDS, STATUSES, CustodyEvent, 
 from watchkeeper.evidence.vault import content_path, rehash
 from watchkeeper.node import Node
 from watchkeeper.security import Principal, load_signing_key, record, record_change
+from watchkeeper.security.models import AuditEntry
 
 GENESIS = "0" * 64
 SIGNATURE_CONTEXT = b"watchkeeper-custody-v1\n"
@@ -338,6 +339,22 @@ def anchor_ledger(session: Session, *, clock: Clock, actor: str) -> dict[str, An
     detail = {"items": count, "head": head}
     record(session, clock=clock, actor=actor, action="evidence.anchor", detail=detail)
     return detail
+
+
+def anchor_if_changed(session: Session, *, clock: Clock, actor: str) -> dict[str, Any] | None:
+    """Anchor the ledger head unless the last anchor already holds it (a serving node calls
+    this periodically, so tampering with the evidence tables is also caught by the audit
+    chain); None when nothing changed or the vault is empty."""
+    count, head = ledger_head(session)
+    last = session.scalars(
+        select(AuditEntry.detail)
+        .where(AuditEntry.action == "evidence.anchor")
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    if not count or (last or {}).get("head") == head:
+        return None
+    return anchor_ledger(session, clock=clock, actor=actor)
 
 
 def item_document(item: EvidenceItem) -> dict[str, Any]:
