@@ -1,5 +1,6 @@
 """The evidence vault over the API: list, one item with its custody timeline, verify,
-check-out and check-in, content download and intake upload.
+check-out and check-in, content download and intake upload; CASE/UCO export, retention, legal
+hold and two-approver disposal; sealed packages for a peer, and receiving one.
 
 Staff only, never a partner node. Reading (and verifying, which changes nothing) is open to
 the roles that work with or oversee evidence, auditors and legal reviewers included. Check-out,
@@ -10,7 +11,13 @@ responders: responders are the ones acquiring at the scene, and every intake is 
 
 An upload is streamed part by part to a temporary file under the node's data directory (never
 held in memory, never in the system temp directory), bounded by :data:`MAX_UPLOAD_BYTES`,
-preserved by ``add_evidence`` and removed whatever happens.
+preserved by ``add_evidence`` and removed whatever happens. A package is built the same way,
+into the spool, streamed back and removed when the response ends; a received package is spooled
+like an intake upload.
+
+Export and packages follow the use cases' own rule (``OPEN_ROLES``, admin acting as evidence
+officer). Retention, legal hold and disposal change what the vault may destroy: admin or
+evidence officer only, and disposal needs two approvers besides the requester.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
@@ -31,20 +39,28 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.core import new_id
-from watchkeeper.errors import InvalidInput
+from watchkeeper.errors import IntegrityError, InvalidInput
 from watchkeeper.evidence import (
     OPEN_ROLES,
     acting_role,
     add_evidence,
+    build_package,
     checkin,
     checkout,
     custody_timeline,
+    dispose_approve,
+    dispose_request,
+    export_case_bundle,
     find_item,
     item_document,
     open_content,
+    receive_package,
+    set_legal_hold,
+    set_retention,
     verify_evidence,
 )
 from watchkeeper.evidence.custody import page_of_items
+from watchkeeper.evidence.disposal import DISPOSE_ROLES
 from watchkeeper.node import Node
 from watchkeeper.respond.cases import find_case
 from watchkeeper.security import Principal
@@ -60,6 +76,7 @@ COLLECTORS = ("admin", "evidence-officer", "responder")
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Handler = Annotated[Principal, Depends(require(*HANDLERS))]
 Collector = Annotated[Principal, Depends(require(*COLLECTORS))]
+Custodian = Annotated[Principal, Depends(require("admin", *DISPOSE_ROLES))]
 # Larger acquisitions go through ``watchkeeper evidence add`` on the node itself.
 MAX_UPLOAD_BYTES = 4 * 1024**3
 MAX_FIELD_BYTES = 4096
@@ -88,6 +105,50 @@ class PurposeIn(BaseModel):
 
     purpose: str = Field(min_length=1, max_length=2000)
     location: str | None = Field(None, max_length=300)
+
+
+class ExportIn(BaseModel):
+    """What to export (items by id or exhibit number, or a whole case) and why."""
+
+    items: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+    case: str | None = Field(None, min_length=1, max_length=40)
+    purpose: str = Field(min_length=1, max_length=2000)
+
+
+class RetentionIn(BaseModel):
+    """Keep the item until this date; ``null`` clears it."""
+
+    until: date | None
+
+
+class HoldIn(BaseModel):
+    """Put on (``true``) or release a legal hold, and why."""
+
+    hold: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisposalIn(BaseModel):
+    """Why the item may be destroyed."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PackageIn(BaseModel):
+    """A sealed package of ``items`` for the peer ``peer``."""
+
+    items: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        min_length=1, max_length=10_000
+    )
+    peer: str = Field(min_length=1, max_length=60)
+    authority: str = Field(min_length=1, max_length=300)
+    restrictions: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    purpose: str = Field(min_length=1, max_length=2000)
+    allow_red: bool = False
 
 
 @router.get("")
@@ -122,6 +183,112 @@ def evidence_verify(node: NodeDep, principal: Reader, body: VerifyIn) -> dict[st
     return report.document()
 
 
+@router.post("/export")
+def evidence_export(node: NodeDep, principal: Handler, body: ExportIn) -> dict[str, Any]:
+    """CASE/UCO JSON-LD of the items (or of a case), after an "export" custody event each."""
+    if not body.items and not body.case:
+        raise InvalidInput("name items or a case", field="items")
+    case_ref = None
+    if body.case:
+        with node.database.reader() as session:
+            case_ref = case_id_of(session, body.case)
+    return export_case_bundle(
+        node=node,
+        principal=principal,
+        purpose=body.purpose,
+        case_ref=case_ref,
+        item_ids=body.items or None,
+    )
+
+
+@router.post("/disposals/{request_id}/approve")
+def evidence_dispose_approve(
+    node: NodeDep, principal: Custodian, request_id: str
+) -> dict[str, Any]:
+    """Approve a disposal request; the second approval disposes of the item."""
+    return dispose_approve(node=node, principal=principal, request_id=request_id)
+
+
+@router.post("/packages")
+async def evidence_package(node: NodeDep, principal: Handler, body: PackageIn) -> StreamingResponse:
+    """Seal the items for a peer and answer the package file (a download).
+
+    The package is written under the spool and removed once the response ends or is cut.
+    """
+    directory = node.data_dir / "spool" / f"package-{new_id()}"
+    directory.mkdir(parents=True)
+    stack = ExitStack()
+    stack.callback(shutil.rmtree, directory, ignore_errors=True)
+    try:
+        output = directory / "package.tar"
+
+        def work() -> dict[str, Any]:
+            result: dict[str, Any] = build_package(
+                node=node,
+                actor=principal.actor,
+                role=acting_role(principal),
+                item_ids=body.items,
+                peer_code=body.peer,
+                authority=body.authority,
+                use_restrictions=body.restrictions,
+                output=output,
+                purpose=body.purpose,
+                allow_red=body.allow_red,
+            )
+            return result
+
+        result = await run_in_threadpool(work)
+        handle = stack.enter_context(output.open("rb"))
+        size = output.stat().st_size
+    except BaseException:
+        stack.close()
+        raise
+    name = SAFE_NAME.sub("_", f"{result['package_id']}.tar")
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "Content-Length": str(size),
+        "X-Package-Id": str(result["package_id"]),
+    }
+    return StreamingResponse(
+        _chunks(handle, stack), media_type="application/x-tar", headers=headers
+    )
+
+
+@router.post("/packages/receive", status_code=201)
+async def evidence_receive(request: Request, node: NodeDep, principal: Handler) -> dict[str, Any]:
+    """Check an uploaded package (field ``file``) completely and register its items.
+
+    A refused package is the sender's or the carrier's fault, not this node's: it answers 422
+    naming the reason (``reason`` field, ``package.<reason>`` code).
+    """
+    directory = node.data_dir / "spool" / f"package-{new_id()}"
+    directory.mkdir(parents=True)
+    upload = _Upload(directory)
+    try:
+        await _receive(request, upload)
+        upload.close()
+        path = upload.file
+        if path is None:
+            raise InvalidInput("no file in the upload (field 'file')", field="file")
+
+        def work() -> dict[str, Any]:
+            assert path is not None
+            result: dict[str, Any] = receive_package(
+                node=node, actor=principal.actor, role=acting_role(principal), path=path
+            )
+            return result
+
+        try:
+            return await run_in_threadpool(work)
+        except IntegrityError as exc:
+            if not exc.code.startswith("package."):
+                raise
+            raise InvalidInput(exc.message, code=exc.code, **exc.fields) from None
+    finally:
+        upload.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @router.get("/{item}")
 def evidence_get(node: NodeDep, principal: Reader, item: str) -> dict[str, Any]:
     """One item (id or exhibit number) with its custody timeline."""
@@ -151,6 +318,39 @@ def evidence_checkin(
 ) -> dict[str, Any]:
     """Return the item; its content is re-hashed (409-free: a mismatch is an integrity error)."""
     return checkin(node=node, principal=principal, item=item, purpose=body.purpose)
+
+
+@router.post("/{item}/retention")
+def evidence_retention(
+    node: NodeDep, principal: Custodian, item: str, body: RetentionIn
+) -> dict[str, Any]:
+    """Keep the item until a date (or clear it); disposal is refused before then."""
+    with node.database.transaction() as session:
+        return set_retention(
+            session, clock=node.clock, actor=principal.actor, item_id=item, until=body.until
+        )
+
+
+@router.post("/{item}/hold")
+def evidence_hold(node: NodeDep, principal: Custodian, item: str, body: HoldIn) -> dict[str, Any]:
+    """Put on or release a legal hold; disposal is refused while it is on."""
+    with node.database.transaction() as session:
+        return set_legal_hold(
+            session,
+            clock=node.clock,
+            actor=principal.actor,
+            item_id=item,
+            hold=body.hold,
+            reason=body.reason,
+        )
+
+
+@router.post("/{item}/disposal", status_code=201)
+def evidence_disposal(
+    node: NodeDep, principal: Custodian, item: str, body: DisposalIn
+) -> dict[str, Any]:
+    """Request disposal of the item; two other officers must approve it."""
+    return dispose_request(node=node, principal=principal, item=item, reason=body.reason)
 
 
 @router.get("/{item}/content")
