@@ -18,7 +18,8 @@ from watchkeeper.evidence.custody import custody_timeline, list_items
 from watchkeeper.evidence.intake import add_evidence
 from watchkeeper.evidence.models import EvidenceItem
 from watchkeeper.evidence.package_models import EvidencePackage
-from watchkeeper.evidence.packages import build_package, receive_package
+from watchkeeper.evidence.package_receive import receive_package
+from watchkeeper.evidence.packages import build_package
 from watchkeeper.evidence.vault import vault_dir
 from watchkeeper.evidence.verify import verify_evidence
 from watchkeeper.node import Node

@@ -8,13 +8,11 @@ import pytest
 
 from watchkeeper.errors import InvalidInput
 from watchkeeper.respond.playbook_files import (
-    STANDARD_ACTIONS,
-    PlaybookErrors,
     builtin_playbook_files,
     load_playbooks,
     parse_playbook,
-    version_of,
 )
+from watchkeeper.respond.playbook_grammar import STANDARD_ACTIONS, PlaybookErrors, version_of
 
 GOOD = """\
 name: demo

@@ -14,7 +14,8 @@ from watchkeeper.cli.context import CliContext, audit_failures, json_option, pas
 from watchkeeper.cli.evidence import evidence
 from watchkeeper.cli.output import message, print_json
 from watchkeeper.evidence.custody import OPEN_ROLES, acting_role
-from watchkeeper.evidence.packages import build_package, receive_package
+from watchkeeper.evidence.package_receive import receive_package
+from watchkeeper.evidence.packages import build_package
 
 
 @evidence.command("package")

@@ -17,10 +17,10 @@ from watchkeeper.errors import InternalError, InvalidInput
 from watchkeeper.node import Node
 from watchkeeper.respond.dry_run import ActionInfo, dry_run, dry_run_text
 from watchkeeper.respond.playbook_files import (
-    STANDARD_ACTIONS,
     load_playbooks,
     parse_playbook,
 )
+from watchkeeper.respond.playbook_grammar import STANDARD_ACTIONS
 from watchkeeper.respond.playbook_model import Playbook
 from watchkeeper.respond.playbook_store import (
     SyncReport,

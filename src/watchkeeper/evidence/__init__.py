@@ -29,7 +29,8 @@ from watchkeeper.evidence.disposal import (
 )
 from watchkeeper.evidence.intake import add_evidence
 from watchkeeper.evidence.models import ACTIONS, KINDS, STATUSES, CustodyEvent, EvidenceItem
-from watchkeeper.evidence.packages import build_package, receive_package
+from watchkeeper.evidence.package_receive import receive_package
+from watchkeeper.evidence.packages import build_package
 from watchkeeper.evidence.vault import content_path, sweep_partial
 from watchkeeper.evidence.verify import Failure, VerifyReport, verify_evidence
 

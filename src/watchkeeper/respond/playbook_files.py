@@ -42,242 +42,45 @@ only for a step that has run by then: an earlier one of its list or of the lists
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import re
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
 from watchkeeper.errors import InvalidInput
-from watchkeeper.respond.expressions import CONTEXT_NAMES, check, has_markup
-from watchkeeper.respond.playbook_model import Approval, Playbook, Step, StepKind, Trigger, Where
+from watchkeeper.respond.expressions import has_markup
+from watchkeeper.respond.playbook_checks import (
+    check_expressions,
+    check_ids,
+    check_jumps,
+)
+from watchkeeper.respond.playbook_grammar import (
+    APPROVAL_KEYS,
+    COMMON_KEYS,
+    EVENT_TYPE,
+    KIND_KEYS,
+    KINDS,
+    MAX_CONCURRENT,
+    MAX_DEPTH,
+    MAX_QUORUM,
+    MAX_RETRIES,
+    MAX_STEPS,
+    MAX_TITLE,
+    NAME,
+    READ_ONLY_ACTIONS,
+    STANDARD_ACTIONS,
+    STEP_ID,
+    TOP_KEYS,
+    TRIGGER_KEYS,
+    Level,
+    Parser,
+    PlaybookErrors,
+    suggest,
+    version_of,
+)
+from watchkeeper.respond.playbook_model import Approval, Playbook, Step, StepKind, Trigger
 from watchkeeper.respond.playbook_yaml import YamlList, YamlMap, line_of, read_yaml
 from watchkeeper.security import ROLES
-
-# The action vocabulary of the runner's registry (the runner owns the implementations).
-STANDARD_ACTIONS = frozenset(
-    [
-        "create_case",
-        "update_case",
-        "add_observable",
-        "add_note",
-        "merge_alerts",
-        "enrich",
-        "score_indicator",
-        "tag_indicator",
-        "block",
-        "notify_webhook",
-        "notify_email",
-        "share_to_peers",
-        "preserve_evidence",
-        "draft_cooperation_request",
-        "wait",
-        "set_variable",
-        "http_request",
-        "extract_observables",
-    ]
-)
-# Actions that change nothing outside the run: side_effects defaults to false for them.
-READ_ONLY_ACTIONS = frozenset({"enrich", "extract_observables", "set_variable", "wait"})
-
-KINDS: tuple[StepKind, ...] = ("action", "condition", "approval", "wait", "foreach", "parallel")
-TOP_KEYS = (
-    "name",
-    "title",
-    "description",
-    "trigger",
-    "vars",
-    "steps",
-    "max_concurrent_runs",
-    "timeout",
-)
-TRIGGER_KEYS = ("event", "filter")
-COMMON_KEYS = (
-    "id",
-    "name",
-    "kind",
-    "when",
-    "retries",
-    "retry_delay",
-    "timeout",
-    "on_error",
-    "side_effects",
-    "output",
-)
-KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "action": ("action", "inputs"),
-    "condition": ("expression", "then", "otherwise"),
-    "approval": ("approval",),
-    "wait": ("duration",),
-    "foreach": ("items", "steps"),
-    "parallel": ("steps",),
-}
-APPROVAL_KEYS = ("quorum", "roles", "users", "ttl", "escalate_to", "prompt")
-ALL_STEP_KEYS = tuple(dict.fromkeys(COMMON_KEYS + sum(KIND_KEYS.values(), ())))
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
-STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-EVENT_TYPE = re.compile(r"^(\*|[a-z][a-z0-9_]*)(\.(\*|[a-z0-9_]+))*$")
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-
-MAX_STEPS = 200
-MAX_DEPTH = 3
-MAX_RETRIES = 10
-BOUNDS = {  # seconds: (least, most)
-    "timeout": (1.0, 86_400.0),
-    "retry_delay": (0.0, 3_600.0),
-    "duration": (1.0, 30 * 86_400.0),
-    "ttl": (60.0, 30 * 86_400.0),
-    "playbook timeout": (60.0, 30 * 86_400.0),
-}
-MAX_QUORUM = 20
-MAX_TITLE = 300
-MAX_CONCURRENT = 1_000
-
-
-class PlaybookErrors(InvalidInput):
-    """All the problems of one file; ``problems`` holds one ``InvalidInput`` each."""
-
-    def __init__(self, problems: Sequence[InvalidInput], *, file: str) -> None:
-        first = problems[0]
-        super().__init__(
-            "\n".join(problem.message for problem in problems),
-            file=file,
-            line=first.fields.get("line"),
-            errors=[{"message": p.message, **p.fields} for p in problems],
-        )
-        self.problems = tuple(problems)
-
-
-def version_of(text: str) -> str:
-    """The version of a playbook text: the first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or ``30s``/``5m``/``2h``/``1d``/``1w``; ``ValueError`` otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration, not {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    match = DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration like 30s, 5m, 2h or 1d, not {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-@dataclass
-class _Level:
-    """One list of steps: jumps and loops are checked within it."""
-
-    steps: list[Step] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Expression:
-    source: str
-    path: str
-    where: Where
-    kind: str
-    in_foreach: bool
-    scope: tuple[tuple[_Level, int], ...]
-
-
-@dataclass
-class _Parser:
-    file: str
-    known_actions: Collection[str] | None
-    problems: list[InvalidInput] = field(default_factory=list)
-    levels: list[_Level] = field(default_factory=list)
-    all_steps: list[tuple[Step, bool]] = field(default_factory=list)  # (step, inside foreach)
-    expressions: list[_Expression] = field(default_factory=list)
-    stack: list[_Level] = field(default_factory=list)
-
-    def where(self, line: int) -> Where:
-        return Where(self.file, line)
-
-    def error(self, line: int, key: str, message: str) -> None:
-        self.problems.append(
-            InvalidInput(
-                f"{self.file}:{line}: {key}: {message}", file=self.file, line=line, key=key
-            )
-        )
-
-    def unknown_keys(self, data: YamlMap, allowed: Sequence[str], prefix: str) -> None:
-        for key in data:
-            if key not in allowed:
-                self.error(
-                    data.key_lines[key],
-                    f"{prefix}{key}",
-                    f"unknown key{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
-                )
-
-    def text(self, data: YamlMap, key: str, path: str, *, required: bool = False) -> str | None:
-        if key not in data or data[key] is None:
-            if required:
-                self.error(data.line, path, "required")
-            return None
-        value = data[key]
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            self.error(line_of(data, key), path, f"expected text, not {type(value).__name__}")
-            return None
-        return str(value)
-
-    def seconds(
-        self, data: YamlMap, key: str, path: str, default: float, bounds: str | None = None
-    ) -> float:
-        if key not in data:
-            return default
-        try:
-            value = parse_duration(data[key])
-        except ValueError as exc:
-            self.error(line_of(data, key), path, str(exc))
-            return default
-        least, most = BOUNDS[bounds or key]
-        if not least <= value <= most:
-            self.error(line_of(data, key), path, f"{value:g} s is outside {least:g}..{most:g} s")
-        return value
-
-    def integer(
-        self, data: YamlMap, key: str, path: str, default: int, least: int, most: int
-    ) -> int:
-        if key not in data:
-            return default
-        value = data[key]
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.error(line_of(data, key), path, f"expected a whole number, not {value!r}")
-            return default
-        if not least <= value <= most:
-            self.error(line_of(data, key), path, f"{value} is outside {least}..{most}")
-        return value
-
-    def names(self, data: YamlMap, key: str, path: str) -> tuple[str, ...]:
-        value = data.get(key)
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.error(line_of(data, key), path, "expected a list of names")
-            return ()
-        return tuple(dict.fromkeys(cast(list[str], value)))
-
-    def expression(self, source: str, *, path: str, line: int, kind: str, in_foreach: bool) -> None:
-        """Remembered, checked once every step id is known: the steps it may name are the
-        earlier ones of its list and of the lists around it (what has run by then)."""
-        scope = tuple((level, len(level.steps)) for level in self.stack)
-        self.expressions.append(
-            _Expression(source, path, self.where(line), kind, in_foreach, scope)
-        )
 
 
 def parse_playbook(
@@ -291,7 +94,7 @@ def parse_playbook(
     ``file:line: key: message``. ``known_actions`` (the runner's registry) is checked when
     given. The ``version`` is :func:`version_of` the text; the status starts as ``draft``."""
     data = read_yaml(text, file=file)
-    parser = _Parser(file=file, known_actions=known_actions)
+    parser = Parser(file=file, known_actions=known_actions)
     if not isinstance(data, YamlMap):
         parser.error(line_of(data), "playbook", "expected a mapping of name, trigger, steps...")
         raise PlaybookErrors(parser.problems, file=file)
@@ -318,10 +121,10 @@ def parse_playbook(
     timeout = parser.seconds(data, "timeout", "timeout", 86_400.0, "playbook timeout")
     if len(parser.all_steps) > MAX_STEPS:
         parser.error(data.line, "steps", f"{len(parser.all_steps)} steps; at most {MAX_STEPS}")
-    _check_ids(parser)
+    check_ids(parser)
     for level in parser.levels:
-        _check_jumps(parser, level)
-    _check_expressions(parser)
+        check_jumps(parser, level)
+    check_expressions(parser)
     if parser.problems:
         parser.problems.sort(key=lambda problem: problem.fields.get("line") or 0)
         raise PlaybookErrors(parser.problems, file=file)
@@ -341,7 +144,7 @@ def parse_playbook(
     )
 
 
-def _trigger(parser: _Parser, data: YamlMap) -> Trigger | None:
+def _trigger(parser: Parser, data: YamlMap) -> Trigger | None:
     raw = data.get("trigger")
     if raw is None:
         return None
@@ -369,7 +172,7 @@ def _trigger(parser: _Parser, data: YamlMap) -> Trigger | None:
     return Trigger(event=event, filter=condition, where=parser.where(raw.line))
 
 
-def _vars(parser: _Parser, data: YamlMap) -> dict[str, Any]:
+def _vars(parser: Parser, data: YamlMap) -> dict[str, Any]:
     raw = data.get("vars")
     if raw is None:
         return {}
@@ -395,9 +198,9 @@ def _plain(value: Any) -> Any:
 
 
 def _steps(
-    parser: _Parser, raw: YamlList, *, path: str, depth: int, in_foreach: bool
+    parser: Parser, raw: YamlList, *, path: str, depth: int, in_foreach: bool
 ) -> tuple[Step, ...]:
-    level = _Level()
+    level = Level()
     parser.levels.append(level)
     parser.stack.append(level)
     for index, item in enumerate(raw):
@@ -413,14 +216,14 @@ def _steps(
     return tuple(level.steps)
 
 
-def _kind(parser: _Parser, data: YamlMap, key: str) -> str | None:
+def _kind(parser: Parser, data: YamlMap, key: str) -> str | None:
     if "kind" in data:
         kind = data["kind"]
         if kind not in KINDS:
             parser.error(
                 line_of(data, "kind"),
                 f"{key}.kind",
-                f"{kind!r} is not a kind{_suggest(str(kind), KINDS)}; kinds: {', '.join(KINDS)}",
+                f"{kind!r} is not a kind{suggest(str(kind), KINDS)}; kinds: {', '.join(KINDS)}",
             )
             return None
         return str(kind)
@@ -448,7 +251,7 @@ def _kind(parser: _Parser, data: YamlMap, key: str) -> str | None:
 
 
 def _step(
-    parser: _Parser, data: YamlMap, *, index: int, path: str, depth: int, in_foreach: bool
+    parser: Parser, data: YamlMap, *, index: int, path: str, depth: int, in_foreach: bool
 ) -> Step | None:
     raw_id = data.get("id")
     key = f"{path}.{raw_id}" if isinstance(raw_id, str) and raw_id else f"{path}[{index}]"
@@ -499,7 +302,7 @@ def _step(
             parser.error(
                 line_of(data, "action"),
                 f"{key}.action",
-                f"unknown action {action!r}{_suggest(action, known)}",
+                f"unknown action {action!r}{suggest(action, known)}",
             )
         inputs = data.get("inputs")
         if inputs is None:
@@ -583,7 +386,7 @@ def _step(
     )
 
 
-def _input_templates(parser: _Parser, value: Any, path: str, in_foreach: bool) -> None:
+def _input_templates(parser: Parser, value: Any, path: str, in_foreach: bool) -> None:
     if isinstance(value, YamlMap):
         for key, item in value.items():
             if isinstance(item, str):
@@ -612,7 +415,7 @@ def _input_templates(parser: _Parser, value: Any, path: str, in_foreach: bool) -
                 _input_templates(parser, item, f"{path}[{index}]", in_foreach)
 
 
-def _approval(parser: _Parser, data: YamlMap, key: str, in_foreach: bool) -> Approval | None:
+def _approval(parser: Parser, data: YamlMap, key: str, in_foreach: bool) -> Approval | None:
     raw = data.get("approval")
     path = f"{key}.approval"
     if not isinstance(raw, YamlMap):
@@ -628,7 +431,7 @@ def _approval(parser: _Parser, data: YamlMap, key: str, in_foreach: bool) -> App
                 parser.error(
                     line_of(raw, field_name),
                     f"{path}.{field_name}",
-                    f"unknown role {role!r}{_suggest(role, ROLES)}",
+                    f"unknown role {role!r}{suggest(role, ROLES)}",
                 )
     if not roles and not users:
         parser.error(raw.line, f"{path}.roles", "name the approvers: roles, users or both")
@@ -657,105 +460,6 @@ def _approval(parser: _Parser, data: YamlMap, key: str, in_foreach: bool) -> App
         escalate_to=escalate,
         prompt=prompt,
     )
-
-
-def _check_ids(parser: _Parser) -> None:
-    seen: dict[str, Step] = {}
-    in_file_order = sorted(
-        parser.all_steps, key=lambda pair: pair[0].where.line if pair[0].where else 0
-    )
-    for step, _ in in_file_order:
-        for name in dict.fromkeys((step.id, step.output or step.id)):
-            if not name:
-                continue
-            first = seen.get(name)
-            if first is not None and first is not step:
-                line = step.where.line if step.where else 1
-                first_line = first.where.line if first.where else 1
-                parser.error(
-                    line,
-                    f"steps.{step.id}.id",
-                    f"{name!r} is already used at line {first_line} "
-                    "(step ids and outputs are unique in a playbook)",
-                )
-            else:
-                seen[name] = step
-
-
-def _targets(step: Step) -> list[tuple[str, str]]:
-    found = [("then", step.then), ("otherwise", step.otherwise)]
-    if step.on_error.startswith("goto:"):
-        found.append(("on_error", step.on_error[len("goto:") :].strip()))
-    return [(key, target) for key, target in found if target is not None]
-
-
-def _check_jumps(parser: _Parser, level: _Level) -> None:
-    """Jumps go forward within one list of steps (the runner fails a backward one), so a run
-    always reaches the end of its list: no loop can spin a worker."""
-    index = {step.id: position for position, step in enumerate(level.steps)}
-    everywhere = {step.id for step, _ in parser.all_steps}
-    for position, step in enumerate(level.steps):
-        line = step.where.line if step.where else 1
-        for key, target in _targets(step):
-            if target == step.id:
-                parser.error(line, f"steps.{step.id}.{key}", "a step cannot jump to itself")
-            elif target in index and index[target] < position:
-                parser.error(
-                    line,
-                    f"steps.{step.id}.{key}",
-                    f"{target!r} comes earlier; jumps go forward only (no loops)",
-                )
-            elif target in everywhere and target not in index:
-                parser.error(
-                    line,
-                    f"steps.{step.id}.{key}",
-                    f"{target!r} is not in the same list of steps (jumps stay within one level)",
-                )
-            elif target not in everywhere:
-                parser.error(
-                    line,
-                    f"steps.{step.id}.{key}",
-                    f"no step {target!r}{_suggest(target, everywhere)}",
-                )
-
-
-def _check_expressions(parser: _Parser) -> None:
-    published = {step.output or step.id for step, _ in parser.all_steps}
-    for expression in parser.expressions:
-        source, path, where, kind = (
-            expression.source,
-            expression.path,
-            expression.where,
-            expression.kind,
-        )
-        in_foreach = expression.in_foreach
-        names = {"event", "vars"} if kind == "trigger" else set(CONTEXT_NAMES)
-        if not in_foreach:
-            names.discard("item")
-        try:
-            usage = check(
-                source,
-                where=where,
-                names=names,
-                kind="template" if kind == "template" else "expression",
-            )
-        except InvalidInput as exc:
-            parser.error(where.line, path, exc.message.split(": ", 1)[-1])
-            continue
-        visible = {
-            step.output or step.id
-            for level, count in expression.scope
-            for step in level.steps[:count]
-        }
-        for name in sorted(usage.steps - visible):
-            if name in published:
-                problem = (
-                    f"steps.{name} is not available here: only earlier steps of the "
-                    "same list and of the lists around it have run"
-                )
-            else:
-                problem = f"steps.{name}: no step or output {name!r}{_suggest(name, published)}"
-            parser.error(where.line, path, problem)
 
 
 def builtin_playbook_files() -> list[tuple[str, str]]:
