@@ -11,17 +11,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
-from watchkeeper.cli.output import err, message, print_json, show_rows
+from watchkeeper.cli.output import err, message, print_json, progress_bar, show_rows
 from watchkeeper.detect.detector import Detector, rule_paths, telemetry_root
 from watchkeeper.detect.follower import Follower, follow_stream
 from watchkeeper.detect.formats import TELEMETRY_FORMATS
@@ -128,21 +120,7 @@ def detect_run(
     node = cli.node()
     rules = _rules(node, rules_dir, disabled=no_rules)
     total = input_sizes(list(paths))
-    with Progress(
-        TextColumn("detecting"),
-        BarColumn(bar_width=None),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("detect", total=total)
-
-        def progress(done: int) -> None:
-            bar.update(task, completed=done)
-
+    with progress_bar("detecting", unit="bytes", quiet=as_json, total=total) as progress:
         report = run_detection(
             node=node,
             actor=cli.principal.actor,
@@ -166,20 +144,7 @@ def detect_hunt(cli: CliContext, since: str | None, all_indicators: bool, as_jso
     """Search retained telemetry for indicators that arrived since the last hunt."""
     node = cli.node()
     window = parse_since(since) if since else None
-    with Progress(
-        TextColumn("hunting"),
-        BarColumn(bar_width=None),
-        TextColumn("{task.completed}/{task.total} files"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("hunt", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("hunting", unit="files", quiet=as_json) as progress:
         report = hunt(
             node=node,
             actor=cli.principal.actor,

@@ -13,17 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from watchkeeper.cli.context import CliContext, audit_failures, json_option, pass_cli
-from watchkeeper.cli.output import err, message, print_json, show_record, show_rows
+from watchkeeper.cli.output import message, print_json, progress_bar, show_record, show_rows
 from watchkeeper.evidence import (
     KINDS,
     acting_role,
@@ -76,21 +68,7 @@ def evidence_add(
     """Hash files or directories into the vault and record their collection."""
     node = cli.node()
     case_id = _case_id(node, case)
-    with Progress(
-        TextColumn("preserving"),
-        BarColumn(bar_width=None),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("add", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("preserving", unit="bytes", quiet=as_json) as progress:
         items = add_evidence(
             node=node,
             actor=cli.principal.actor,
@@ -167,20 +145,7 @@ def evidence_verify(
     if not items and not all_items:
         raise click.UsageError("name ITEM... or give --all")
     node = cli.node()
-    with Progress(
-        TextColumn("verifying"),
-        BarColumn(bar_width=None),
-        TextColumn("{task.completed}/{task.total} items"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json or not err.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("verify", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("verifying", unit="items", quiet=as_json) as progress:
         report = verify_evidence(
             node=node,
             item_ids=None if all_items else list(items),

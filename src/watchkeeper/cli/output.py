@@ -3,12 +3,22 @@ messages to stderr, so scripts can pipe the data and people still see what happe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 out = Console(soft_wrap=True)
@@ -18,6 +28,38 @@ err = Console(stderr=True, soft_wrap=True)
 def print_json(document: Any) -> None:
     """One JSON document on stdout."""
     print(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode())
+
+
+class Progressed(Protocol):
+    """What long work reports to: how much is done, and the total once known."""
+
+    def __call__(self, done: int, total: int | None = None) -> None: ...
+
+
+@contextmanager
+def progress_bar(
+    label: str, *, unit: str, quiet: bool, total: int | None = None
+) -> Iterator[Progressed]:
+    """A progress bar on stderr (none with ``--json`` or off a terminal) for long work:
+    ``unit`` "bytes" shows size and speed, any other word counts ``done/total unit``."""
+    columns: list[ProgressColumn | str] = [TextColumn(label), BarColumn(bar_width=None)]
+    if unit == "bytes":
+        columns += [DownloadColumn(), TransferSpeedColumn()]
+    else:
+        columns.append(TextColumn(f"{{task.completed}}/{{task.total}} {unit}"))
+    columns.append(TimeElapsedColumn())
+    with Progress(
+        *columns, console=err, disable=quiet or not err.is_terminal, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=total)
+
+        def report(done: int, total: int | None = None) -> None:
+            if total is None:
+                bar.update(task, completed=done)
+            else:
+                bar.update(task, completed=done, total=total)
+
+        yield report
 
 
 def message(text: str) -> None:
