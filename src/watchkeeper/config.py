@@ -259,6 +259,53 @@ class Settings(BaseSettings):
         1.0, gt=0.0, le=60.0, description="How often the playbook runner looks for due runs."
     )
 
+    cooperation_retry_seconds: float = Field(
+        30.0,
+        ge=0.0,
+        le=86400.0,
+        description="Delay before sending a cooperation message again after its partner node "
+        "could not be reached or failed; doubles with each further failure, up to "
+        "cooperation_retry_max_seconds.",
+    )
+    cooperation_retry_max_seconds: float = Field(
+        3600.0,
+        ge=0.0,
+        le=604800.0,
+        description="Longest delay between two attempts at a cooperation message; also the "
+        "wait after a partner refused one (the refusal is shown on the message).",
+    )
+    cooperation_max_message_bytes: int = Field(
+        4 * 1024**2,
+        ge=1024,
+        le=256 * 1024**2,
+        description="Largest signed cooperation message a node sends or accepts (bytes); "
+        "evidence travels apart, in sealed packages.",
+    )
+    cooperation_poll_seconds: float = Field(
+        0.1,
+        gt=0.0,
+        le=60.0,
+        description="How often a serving node looks for cooperation messages due for delivery "
+        "(one indexed query; a message to an online partner leaves within this time).",
+    )
+    cooperation_timeout_seconds: float = Field(
+        30.0, gt=0.0, le=3600.0, description="Timeout of one delivery to a partner's inbox."
+    )
+    cooperation_alarm_days: int = Field(
+        7,
+        ge=0,
+        le=365,
+        description="Days before a preservation, a domestic preservation order or the follow-up "
+        "request of a preservation falls due that an alarm is raised (to the person on duty).",
+    )
+    cooperation_unanswered_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days after sending a request without an answer from the partner that an "
+        "'unanswered' alarm is raised.",
+    )
+
     @field_validator("tls_keyfile")
     @classmethod
     def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:

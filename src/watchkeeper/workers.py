@@ -1,6 +1,7 @@
 """Long-running loops of a serving node: event delivery, sync with partners' TAXII collections,
-the playbook runner, the hourly anchoring of the evidence ledger in the audit ledger, and the
-NATS relay when configured.
+the playbook runner, the hourly anchoring of the evidence ledger in the audit ledger, the
+delivery of cooperation messages with their deadline alarms, and the NATS relay when
+configured.
 
 They run as asyncio tasks beside the web server (``watchkeeper serve``); the blocking database
 work goes to worker threads. A stop event ends them between two passes, so a SIGTERM never cuts
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from functools import partial
 
 import anyio
 from sqlalchemy import event as orm_event
@@ -28,7 +31,9 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.bus import Event, ensure_stream, relay_once
 from watchkeeper.config import mask_url
-from watchkeeper.errors import WatchkeeperError
+from watchkeeper.cooperation import accept_results, deliver_due, run_deadlines
+from watchkeeper.cooperation.drafts import register as register_drafts
+from watchkeeper.errors import NotFound, WatchkeeperError
 from watchkeeper.evidence.custody import anchor_if_changed
 from watchkeeper.federation import (
     WAKE_EVENTS,
@@ -50,6 +55,7 @@ from watchkeeper.security import SecretBox
 
 log = logging.getLogger(__name__)
 SYNC_POLL_SECONDS = 5.0
+COOPERATION_DEADLINE_SECONDS = 60.0
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -195,6 +201,52 @@ async def anchor_loop(node: Node, stop: asyncio.Event) -> None:
         await _pause(stop, ANCHOR_SECONDS)
 
 
+def cooperation_pass(node: Node, *, deadlines: bool) -> int:
+    """One pass of cooperation work: deliver due messages, register received result
+    packages and, when asked, raise deadline alarms; how many messages were delivered.
+    A node without keys (``node init`` not run) has no partner to write to: only the
+    deadlines are checked."""
+    delivered = 0
+    try:
+        node.identity()
+    except NotFound:
+        keyed = False
+    else:
+        keyed = True
+    if keyed:
+        report = deliver_due(node)
+        for error in report.errors:
+            log.warning("cooperation message not delivered: %s", error)
+        accept_results(node)
+        delivered = report.delivered
+    if deadlines:
+        run_deadlines(node)
+    return delivered
+
+
+async def cooperation_loop(node: Node, stop: asyncio.Event) -> None:
+    """Deliver cooperation messages every ``cooperation_poll_seconds`` (a cheap indexed query
+    when nothing is due) and check deadlines every ``COOPERATION_DEADLINE_SECONDS``; after a
+    failed pass, wait longer each time (up to a minute) rather than log it ten times a
+    second."""
+    last_scan = 0.0
+    failures = 0
+    while not stop.is_set():
+        now = time.monotonic()
+        scan = now - last_scan >= COOPERATION_DEADLINE_SECONDS
+        try:
+            await anyio.to_thread.run_sync(partial(cooperation_pass, node, deadlines=scan))
+        except Exception:
+            failures += 1
+            log.exception("cooperation pass failed (%d in a row); retrying", failures)
+        else:
+            failures = 0
+        if scan:
+            last_scan = now
+        poll = node.settings.cooperation_poll_seconds
+        await _pause(stop, min(60.0, poll * 2**failures) if failures else poll)
+
+
 def load_playbooks_at_start(node: Node) -> None:
     """Store the built-in playbooks and those of data_dir/playbooks (new texts as versions), so
     triggers find them; a broken file is logged and skipped, never fatal."""
@@ -214,6 +266,7 @@ def load_playbooks_at_start(node: Node) -> None:
 async def run_workers(node: Node, stop: asyncio.Event) -> None:
     """Run every loop the node's settings call for until ``stop`` is set."""
     register_escalations(node)  # idempotent: create_app registers it too
+    register_drafts(node)  # cooperation drafts asked for by playbooks
     await anyio.to_thread.run_sync(load_playbooks_at_start, node)
     loop = asyncio.get_running_loop()
     waker = SyncWake(node, loop)
@@ -229,6 +282,7 @@ async def run_workers(node: Node, stop: asyncio.Event) -> None:
         sync_loop(node, stop, waker.event),
         playbook_loop(node, stop, playbook_wake),
         anchor_loop(node, stop),
+        cooperation_loop(node, stop),
     ]
     if node.settings.nats_url:
         loops.append(relay_loop(node, stop))

@@ -10,6 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from watchkeeper.bus import models as bus_models
+from watchkeeper.cooperation import message_models, state_models
+from watchkeeper.cooperation import models as cooperation_models
 from watchkeeper.detect import models as detect_models
 from watchkeeper.errors import StorageError
 from watchkeeper.evidence import disposal_models, package_models
@@ -27,6 +29,7 @@ assert respond_models and playbook_models and run_models
 assert evidence_models
 assert disposal_models
 assert package_models
+assert cooperation_models and message_models and state_models
 
 
 def test_models_match_migrations(node: Node) -> None:

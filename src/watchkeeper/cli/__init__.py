@@ -24,8 +24,11 @@ from watchkeeper.cli.federation import peer_set, taxii
 from watchkeeper.cli.feeds import feeds
 from watchkeeper.cli.intel import intel
 from watchkeeper.cli.output import message
+from watchkeeper.cli.parties import parties
 from watchkeeper.cli.playbooks import playbook
 from watchkeeper.cli.records import audit, events
+from watchkeeper.cli.requests import request
+from watchkeeper.cli.roster import roster
 from watchkeeper.cli.server import demo, serve
 from watchkeeper.cli.sync import sync
 from watchkeeper.cli.system import config, db, node, peer
@@ -49,7 +52,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 peer.add_command(peer_set)
 GROUPS = (config, db, events, user, token, audit, node, peer, intel, feeds, taxii, sync, detect,
-          rules, case, serve, demo, playbook, approvals, runs, block, evidence)  # fmt: skip
+          rules, case, serve, demo, playbook, approvals, runs, block, evidence, parties,
+          roster, request)  # fmt: skip
 for command in GROUPS:
     cli.add_command(command)
 

@@ -64,7 +64,7 @@ def progress_bar(
 
 def message(text: str) -> None:
     """A message for the person at the terminal (stderr)."""
-    err.print(text, highlight=False)
+    err.print(text, highlight=False, markup=False)  # user text: "[pdf]" is not markup
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str = "") -> None:

@@ -13,7 +13,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import orjson
 import uvicorn
 
 from watchkeeper.config import load_settings
+from watchkeeper.demo.cooperation import prepare_cooperation, run_cooperation
 from watchkeeper.demo.evidence import preserve_evidence
 from watchkeeper.demo.partner import (
     PARTNER_CODE,
@@ -43,6 +45,7 @@ from watchkeeper.security import (
     get_user,
     parse_duration,
     set_password,
+    set_peer_url,
     verify,
 )
 from watchkeeper.web import create_app
@@ -156,6 +159,12 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
             "regional collection demo-shared (need-to-know, up to TLP:AMBER)"
         )
 
+    def cooperation() -> str:
+        assert demo.partner is not None, "no partner node"
+        for side in (node, demo.partner.node):
+            prepare_cooperation(side)
+        return "states ZZ and YY party to the convention (demo data); duty, legal, central staff"
+
     def restricted() -> str:
         demo.withheld = import_restricted(node, directory=directory)
         return f"{len(demo.withheld)} TLP:RED and AMBER+STRICT indicators kept to this node"
@@ -247,6 +256,7 @@ def build_demo(*, directory: Path, port: int = 8470) -> Demo:
         ("intelligence sample", intelligence),
         ("restricted intelligence", restricted),
         ("partner node", partner),
+        ("cooperation prepared on both nodes", cooperation),
         ("detection on demo telemetry", detection),
         ("response playbook with an approval", response),
         ("evidence preserved and verified", lambda: preserve_evidence(node, actor=ACTOR)),
@@ -313,20 +323,46 @@ def free_port() -> socket.socket:
     return sock
 
 
-def check_demo(demo: Demo) -> None:
-    """Serve the demo node on a free port and probe it over real HTTP."""
-    node = demo.node
+@contextmanager
+def serving(node: Node) -> Iterator[str]:
+    """Serve ``node`` (API, UI and workers) on a free loopback port; its base URL."""
     app = create_app(node=node, workers=True)
     sock = free_port()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         for _ in range(200):
             if server.started:
                 break
             time.sleep(0.05)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def cooperate(main: Node, partner: Node, *, main_url: str) -> str:
+    """Serve the partner beside the serving demo node and run the cross-border case."""
+    with serving(partner) as partner_url:
+        with main.database.transaction() as session:
+            set_peer_url(
+                session, clock=main.clock, actor=ACTOR, code=partner.identity().code,
+                url=partner_url,
+            )  # fmt: skip
+        with partner.database.transaction() as session:
+            set_peer_url(
+                session, clock=partner.clock, actor=ACTOR, code=main.identity().code,
+                url=main_url,
+            )  # fmt: skip
+        return run_cooperation(main, partner)
+
+
+def check_demo(demo: Demo) -> None:
+    """Serve the demo node on a free port and probe it over real HTTP."""
+    node = demo.node
+    with serving(node) as base:
         with httpx.Client(base_url=base, timeout=10) as client:
             demo.run("health", lambda: _expect(client.get("/healthz"), 200))
             demo.run("API with token", lambda: _whoami(client, demo.token))
@@ -341,11 +377,11 @@ def check_demo(demo: Demo) -> None:
                 "partner pulls over TAXII",
                 lambda: pull_shared(partner, main=node, base_url=base, withheld=demo.withheld),
             )
+            demo.run(
+                "preservation request answered with a sealed package",
+                lambda: cooperate(node, partner.node, main_url=base),
+            )
         demo.run("audit ledger intact after use", lambda: _verified(node))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def share_when_serving(demo: Demo, *, base_url: str, report: Callable[[str], None]) -> None:
@@ -371,6 +407,11 @@ def share_when_serving(demo: Demo, *, base_url: str, report: Callable[[str], Non
         except (WatchkeeperError, AssertionError, httpx.HTTPError) as exc:
             line = f"partner pull FAILED: {exc}"
         report(f"demo partner: {line}")
+        try:
+            line = cooperate(demo.node, partner.node, main_url=base_url)
+        except (WatchkeeperError, AssertionError, httpx.HTTPError) as exc:
+            line = f"cooperation FAILED: {exc}"
+        report(f"demo cooperation: {line}")
 
     threading.Thread(target=pull, name="demo-partner", daemon=True).start()
 

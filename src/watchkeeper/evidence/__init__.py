@@ -21,6 +21,7 @@ from watchkeeper.evidence.custody import (
 from watchkeeper.evidence.digests import Digests, digest_file
 from watchkeeper.evidence.disposal import (
     approve_disposal,
+    authorise_onward,
     dispose_approve,
     dispose_request,
     request_disposal,
@@ -49,6 +50,7 @@ __all__ = [
     "add_evidence",
     "anchor_ledger",
     "approve_disposal",
+    "authorise_onward",
     "build_package",
     "checkin",
     "checkout",

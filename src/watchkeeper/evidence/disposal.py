@@ -103,6 +103,34 @@ def set_legal_hold(
     return item_document(item)
 
 
+def authorise_onward(
+    session: Session, *, clock: Clock, actor: str, item_id: str, peer: str, authority: str
+) -> dict[str, Any]:
+    """Record the sending state's authorisation to pass a received item on to ``peer``
+    (Art 36(3)); ``authority`` cites it (letter, message, reference)."""
+    text = (authority or "").strip()
+    if not text:
+        raise InvalidInput(
+            "cite the sender's authorisation (reference or letter)", field="authority"
+        )
+    item = find_item(session, item_id)
+    sender = item.legal.get("received_from")
+    if not sender:
+        raise InvalidInput(
+            f"{item.exhibit_number} was not received from another state; no authorisation "
+            "is needed to send it",
+            item=item.exhibit_number,
+        )
+    allowed = sorted({*(item.legal.get("onward_authorised") or []), peer})
+    item.legal = {**item.legal, "onward_authorised": allowed}
+    _audit(
+        session, clock=clock, actor=actor, action="evidence.onward-authorised", item=item,
+        detail={"peer": peer, "sender": sender, "authority": text},
+    )  # fmt: skip
+    session.flush()
+    return item_document(item)
+
+
 def _check_disposable(session: Session, item: EvidenceItem, today: date) -> None:
     number = item.exhibit_number
     if item.status == "disposed":

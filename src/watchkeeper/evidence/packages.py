@@ -122,7 +122,26 @@ def _case_bundle(session: Session, item_ids: list[str]) -> dict[str, Any] | None
     return bundle
 
 
-def _selected(session: Session, item_ids: list[str], *, allow_red: bool) -> list[EvidenceItem]:
+def _onward(item: EvidenceItem, peer_code: str) -> None:
+    """Refuse to pass received evidence on to a third party without the sender's
+    authorisation (UN Convention Art 36(3); speciality, Art 40(19)). Returning results to
+    the state that sent them is not onward."""
+    legal = item.legal or {}
+    sender = legal.get("received_from")
+    if not sender or sender == peer_code or peer_code in (legal.get("onward_authorised") or []):
+        return
+    raise InvalidInput(
+        f"{item.exhibit_number} was received from {sender}; sending it on to {peer_code} "
+        f"needs {sender}'s prior authorisation (Art. 36(3))",
+        item=item.exhibit_number,
+        reason="onward-transfer",
+        article="36(3)",
+    )
+
+
+def _selected(
+    session: Session, item_ids: list[str], *, allow_red: bool, peer_code: str
+) -> list[EvidenceItem]:
     items: list[EvidenceItem] = []
     seen: set[str] = set()
     for ref in item_ids:
@@ -146,6 +165,7 @@ def _selected(session: Session, item_ids: list[str], *, allow_red: bool) -> list
                 item=item.exhibit_number,
                 field="tlp",
             )
+        _onward(item, peer_code)
         items.append(item)
     if not items:
         raise InvalidInput("name at least one item to package", field="item")
@@ -244,7 +264,7 @@ def build_package(
             )
         recipient = X25519PublicKey.from_public_bytes(base64.b64decode(peer.encryption_key))
         peer_fingerprint, peer_code = peer.fingerprint, peer.code
-        items = _selected(session, list(item_ids), allow_red=allow_red)
+        items = _selected(session, list(item_ids), allow_red=allow_red, peer_code=peer.code)
         entries = [
             _item_entry(item, index, _custody_extract(session, item))
             for index, item in enumerate(items, start=1)

@@ -42,6 +42,7 @@ from watchkeeper.security.peers import (
     peer_document,
     peer_from_document,
     remove_peer,
+    set_peer_url,
 )
 from watchkeeper.security.roles import ROLES, STAFF_ROLES, Principal, check_roles, cli_principal
 from watchkeeper.security.sealing import SecretBox
@@ -114,6 +115,7 @@ __all__ = [
     "resolve_session",
     "revoke_token",
     "set_password",
+    "set_peer_url",
     "set_roles",
     "sign_request",
     "token_document",

@@ -77,6 +77,24 @@ def add_peer(
     return peer
 
 
+def set_peer_url(session: Session, *, clock: Clock, actor: str, code: str, url: str) -> Peer:
+    """Point a registered peer at a new address (its keys stay; audited with both URLs)."""
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput(f"invalid URL {url!r}: expected http(s)://...", field="url")
+    peer = get_peer(session, code)
+    before, peer.url = peer.url, url.rstrip("/")
+    if before != peer.url:
+        record_change(
+            session,
+            clock=clock,
+            actor=actor,
+            action="peer.url",
+            subject=f"peer:{code}",
+            detail={"before": before, "after": peer.url},
+        )
+    return peer
+
+
 def peer_from_document(document: dict[str, Any], *, source: str) -> dict[str, Any]:
     """Arguments for :func:`add_peer` from another node's ``node show --json``."""
     missing = [key for key in ("code", "country", "signing_public_key") if key not in document]

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchkeeper import __version__
 from watchkeeper.config import Settings
+from watchkeeper.cooperation.drafts import register as register_drafts
 from watchkeeper.node import Node
 from watchkeeper.respond.escalations import register as register_escalations
 from watchkeeper.web.api import router as api_router
@@ -73,6 +74,7 @@ def create_app(
         node = Node(settings).start()
     owned = node
     register_escalations(node)  # cases from escalations, wherever this node dispatches
+    register_drafts(node)  # cooperation drafts asked for by playbooks
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

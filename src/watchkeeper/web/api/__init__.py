@@ -6,6 +6,8 @@ from watchkeeper.web.api import (
     accounts,
     audit,
     cases,
+    cooperation,
+    cooperation_messages,
     detect,
     events,
     evidence,
@@ -16,7 +18,20 @@ from watchkeeper.web.api import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (system, accounts, audit, events, peers, intel, detect, cases, playbooks, evidence):
+for module in (
+    system,
+    accounts,
+    audit,
+    events,
+    peers,
+    intel,
+    detect,
+    cases,
+    playbooks,
+    evidence,
+    cooperation,
+    cooperation_messages,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from watchkeeper.web.ui import (
     cases,
     collections,
+    cooperation,
     detect,
     evidence,
     intel,
@@ -20,6 +21,7 @@ router.include_router(detect.router)
 router.include_router(cases.router)
 router.include_router(playbooks.router)
 router.include_router(evidence.router)
+router.include_router(cooperation.router)
 router.include_router(peers.router)
 router.include_router(collections.router)
 router.include_router(routes.router)

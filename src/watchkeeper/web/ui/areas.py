@@ -58,6 +58,11 @@ AREAS: tuple[Area, ...] = (
         "Cooperation",
         "24/7 point of contact and central authority: preservation, disclosure, "
         "mutual legal assistance and extradition requests.",
+        available=True,
+        pages=(
+            ("/ui/cooperation", "24/7 inbox: clocks, who is on duty, deadlines"),
+            ("/ui/cooperation/new", "New outgoing request, checked before it goes"),
+        ),
     ),
     Area(
         "federation",
