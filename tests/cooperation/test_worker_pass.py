@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cooperation.pairs import Side, preservation_fields, staff
 from watchkeeper.cooperation import (
     SCREEN_CHECKS,
@@ -16,6 +18,8 @@ from watchkeeper.cooperation import (
     submit_request,
     validate_request,
 )
+from watchkeeper.cooperation.results import check_package_size
+from watchkeeper.errors import InvalidInput
 from watchkeeper.testing import make_node
 from watchkeeper.workers import cooperation_pass
 
@@ -47,3 +51,14 @@ def test_an_unreachable_partner_keeps_the_message_pending(pair: tuple[Side, Side
         status = outbox_status(session)
     assert status["pending"] == 1
     assert status["peers"]["YY-POC"]["attempts"] == 1
+
+
+def test_results_too_large_for_a_message_are_refused_before_sealing(
+    pair: tuple[Side, Side],
+) -> None:
+    node = pair[1].node
+    limit = node.settings.cooperation_max_message_bytes
+    check_package_size(node, size=limit // 2, reference="IN-2026-000001")
+    with pytest.raises(InvalidInput, match="evidence package") as refused:
+        check_package_size(node, size=limit, reference="IN-2026-000001")
+    assert refused.value.fields["reason"] == "too-large"

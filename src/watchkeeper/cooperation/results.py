@@ -31,13 +31,15 @@ from watchkeeper.cooperation.models import CoopRequest
 from watchkeeper.cooperation.requests import find_request, find_thread, record_step, transition
 from watchkeeper.cooperation.transport import queue_message
 from watchkeeper.errors import InvalidInput, WatchkeeperError
-from watchkeeper.evidence import build_package, receive_package
+from watchkeeper.evidence import build_package, find_item, receive_package
 from watchkeeper.node import Node
 from watchkeeper.security import Principal
 
 RESULT_ROLES = ("poc-officer", "central-authority")
 RESULT_STATES = ("executed",)
 INBOX_DIR = "cooperation/packages"
+PACKAGE_OVERHEAD = 256 * 1024
+"""Room left in a message for the package's manifest, custody extracts and envelope."""
 EVIDENCE_ROLE = "evidence-officer"
 """Packages are built and registered in the evidence officer's capacity: custody events
 name the role that acted."""
@@ -47,6 +49,21 @@ def _inbox(node: Node) -> Path:
     path = node.data_dir / INBOX_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_package_size(node: Node, *, size: int, reference: str) -> None:
+    """Refuse before anything is sealed when the package could not travel in one message
+    (base64 adds a third): sealing records "send-abroad" custody events, which must not
+    describe a package that never left."""
+    limit = node.settings.cooperation_max_message_bytes
+    if size * 4 // 3 + PACKAGE_OVERHEAD > limit:
+        raise InvalidInput(
+            f"the items of {reference} hold {size} bytes, too large for one message (limit "
+            f"{limit} bytes, setting cooperation_max_message_bytes); seal them with "
+            "`watchkeeper evidence package` and hand the file over out of band",
+            reason="too-large",
+            field="evidence",
+        )
 
 
 def send_results(
@@ -69,6 +86,8 @@ def send_results(
             )
         peer, request_id, reference = request.peer, request.id, request.reference
         limits = [*request.use_limits, *request.conditions]
+        size = sum(find_item(session, ref).size or 0 for ref in evidence)
+    check_package_size(node, size=size, reference=reference)
     if not peer:
         raise InvalidInput(f"{reference} came from no registered partner node", reason="no-peer")
     handle, name = tempfile.mkstemp(prefix=".results-", suffix=".wkp", dir=_inbox(node))
