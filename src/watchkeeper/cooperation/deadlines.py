@@ -349,9 +349,15 @@ def _raise(
 
 
 def deadline_rows(
-    session: Session, *, now: datetime, horizon_days: int = 30, unanswered_days: int = 30
+    session: Session,
+    *,
+    now: datetime,
+    horizon_days: int = 30,
+    unanswered_days: int = 30,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Open requests with a deadline passed or within ``horizon_days``, soonest first.
+    """Open requests with a deadline passed or within ``horizon_days``, soonest first (the
+    first ``limit`` of them: each kind's query stops there, so a page stays cheap).
 
     ``kind`` is ``ack`` (acknowledge an incoming request), ``preservation`` (the preserved
     period ends), ``order`` (the domestic order expires), ``mla-follow-up`` (send the follow-up
@@ -370,6 +376,8 @@ def deadline_rows(
             CoopRequest.assignee,
             watch.column,
         ).where(_bounded(watch, until))
+        if limit is not None:
+            query = query.order_by(watch.column, CoopRequest.id).limit(limit)
         for request_id, reference, type_, direction, status, assignee, value in session.execute(
             query
         ):
@@ -390,7 +398,7 @@ def deadline_rows(
                 }
             )
     rows.sort(key=lambda row: (row["due_at"], row["reference"], row["kind"]))
-    return rows
+    return rows if limit is None else rows[:limit]
 
 
 def run_deadlines(node: Node) -> list[Alarm]:

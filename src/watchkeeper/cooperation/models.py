@@ -26,8 +26,13 @@ class CoopRequest(Base):
     __tablename__ = "coop_requests"
     __table_args__ = (
         Index("ix_coop_requests_thread", "thread"),
-        Index("ix_coop_requests_inbox", "direction", "acked_at", "ack_due_at"),
+        Index("ix_coop_requests_inbox", "direction", "acked_at", "ack_due_at", "status"),
         Index("ix_coop_requests_direction_created", "direction", "created_at"),
+        # Deadlines are read soonest first, a page at a time (deadlines.deadline_rows).
+        Index("ix_coop_requests_preserved_until", "direction", "preserved_until"),
+        Index("ix_coop_requests_order_expires_at", "direction", "order_expires_at"),
+        Index("ix_coop_requests_follow_up_due_at", "direction", "follow_up_due_at"),
+        Index("ix_coop_requests_sent_at", "direction", "sent_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

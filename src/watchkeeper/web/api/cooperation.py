@@ -481,15 +481,19 @@ def inbox(
 
 @router.get("/deadlines")
 def deadlines(
-    node: NodeDep, principal: Reader, days: int = Query(30, ge=0, le=3650)
+    node: NodeDep,
+    principal: Reader,
+    days: int = Query(30, ge=0, le=3650),
+    limit: int = Query(500, ge=1, le=10000),
 ) -> dict[str, Any]:
-    """Open requests with a deadline passed or within ``days``, soonest first."""
+    """Open requests with a deadline passed or within ``days``, soonest first (``limit``)."""
     with node.database.reader() as session:
         rows = deadline_rows(
             session,
             now=node.clock.now(),
             horizon_days=days,
             unanswered_days=node.settings.cooperation_unanswered_days,
+            limit=limit,
         )
     return {"deadlines": rows}
 

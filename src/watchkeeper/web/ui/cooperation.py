@@ -80,6 +80,10 @@ MAX_TEXT = 20_000
 FLAGS = ("urgent", "confidential", "no_user_notice")
 
 
+SOON_ROWS = 20
+"""Deadlines the inbox page shows (the soonest; `request deadlines` lists them all)."""
+
+
 def _area() -> Any:
     return AREAS_BY_SLUG["cooperation"]
 
@@ -115,6 +119,7 @@ def inbox_view(request: Request, offset: int = 0, message: str | None = None) ->
             now=now,
             horizon_days=SOON_DAYS,
             unanswered_days=node.settings.cooperation_unanswered_days,
+            limit=SOON_ROWS,
         )
         outgoing = [request_document(r) for r in list_requests(session, direction="out", limit=20)]
     rows = [{**row, "view": _clock_view(row)} for row in inbox["requests"]]
