@@ -247,3 +247,16 @@ def test_signed_files_between_two_nodes(parties: Path, tmp_path: Path, run: Run)
     ok("request", "import", str(tmp_path / "to-qa.json"))
     shown = ok_json("request", "show", ref)
     assert "acknowledged" in [step["action"] for step in shown["timeline"]], shown["timeline"]
+
+
+def test_oral_request_then_written_confirmation_due(
+    parties: Path, tmp_path: Path, run: Run
+) -> None:
+    ref = _approved(tmp_path)  # a preservation: urgent by default
+    refused = run("request", "oral", ref, "--as", "bob")
+    assert refused.code == 2  # --note is required
+    made = ok_json("request", "oral", ref, "--note", "FR 24/7 desk, 09:05 UTC", "--as", "bob",
+                   "--json")  # fmt: skip
+    assert made["status"] == "oral" and made["confirm_due_at"]
+    again = run("request", "oral", ref, "--note", "again", "--as", "bob")
+    assert again.code != 0 and "oral" in again.text

@@ -19,13 +19,16 @@ from watchkeeper.cooperation import (
     approve_request,
     check_incoming,
     consult,
+    deadline_rows,
     decide,
     find_request,
     inbox_page,
     new_request,
     parse_fields,
     preserve,
+    record_oral,
     request_document,
+    scan_deadlines,
     screen_request,
     send_request,
     send_results,
@@ -313,3 +316,47 @@ def test_instrument_not_in_force_is_explained(pair: tuple[Side, Side]) -> None:
         _, problems = validate_request(session, node=xx.node, principal=staff("alice"), ref=ref)
     applicability = [p for p in problems if p.code == "not-applicable"]
     assert applicability and "65" in applicability[0].message
+
+
+def test_an_oral_urgent_request_is_confirmed_in_writing_forthwith(
+    pair: tuple[Side, Side],
+) -> None:
+    xx, yy = pair
+    node = xx.node
+    ref = _draft(xx, urgent=True)
+    calm = _draft(xx, urgent=False)
+    for each in (ref, calm):
+        with node.database.transaction() as session:
+            validate_request(session, node=node, principal=staff("alice"), ref=each)
+            submit_request(session, node=node, principal=staff("alice"), ref=each)
+            screen_request(
+                session, node=node, principal=staff("lena"), ref=each,
+                checks=dict.fromkeys(SCREEN_CHECKS, True),
+            )  # fmt: skip
+            approve_request(session, node=node, principal=staff("bob"), ref=each)
+    with node.database.transaction() as session, pytest.raises(InvalidInput, match="40"):
+        record_oral(session, node=node, principal=staff("bob"), ref=calm, note="call")
+    with node.database.transaction() as session:
+        record_oral(
+            session, node=node, principal=staff("bob"), ref=ref,
+            note="YY 24/7 desk, +99 555 0100, 09:05 UTC",
+        )  # fmt: skip
+    assert _status(node, ref) == "oral"
+    clock = node.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(hours=5))  # past "forthwith" (the pack's 240 minutes)
+    with node.database.transaction() as session:
+        raised = scan_deadlines(session, node=node)
+        rows = deadline_rows(session, now=clock.now(), limit=10)
+    assert [a.kind for a in raised if a.reference == ref] == ["written-confirmation-due"]
+    assert any(r["kind"] == "confirmation" and r["overdue"] for r in rows)
+    with node.database.transaction() as session:
+        send_request(session, node=node, principal=staff("bob"), ref=ref)
+        rows = deadline_rows(session, now=clock.now(), limit=10)
+    assert _status(node, ref) == "sent"
+    assert not any(r["kind"] == "confirmation" for r in rows)
+    partner_clock = yy.node.clock
+    assert isinstance(partner_clock, FixedClock)
+    partner_clock.advance(timedelta(hours=5))  # the signed request's time is checked there
+    assert xx.deliver() == 1
+    assert _incoming_ref(yy, ref, xx)

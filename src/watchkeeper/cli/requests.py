@@ -36,6 +36,7 @@ from watchkeeper.cooperation import (
     new_request,
     parse_fields,
     read_fields,
+    record_oral,
     render_request_html,
     render_request_pdf,
     request_document,
@@ -370,6 +371,29 @@ def request_send(cli: CliContext, ref: str, as_user: str | None, as_json: bool) 
     with node.database.reader() as session:
         document = request_document(find_request(session, number))
     done(f"{number} sent by {principal.actor}: {where}", document, as_json=as_json)
+
+
+@request.command("oral")
+@click.argument("ref", metavar="ID")
+@click.option("--note", required=True, help="Who was called, when, on which line.")
+@as_option
+@json_option
+@pass_cli
+@audit_failures("cooperation.request.oral")
+def request_oral(cli: CliContext, ref: str, note: str, as_user: str | None, as_json: bool) -> None:
+    """Record that an approved urgent request was made orally (Art. 40(14)); confirm it in
+    writing forthwith with `request send`."""
+    node = cli.node()
+    principal = acting(cli, node, as_user)
+    with node.database.transaction() as session:
+        document = request_document(
+            record_oral(session, node=node, principal=principal, ref=ref, note=note)
+        )
+    text = (
+        f"{document['reference']} made orally ({principal.actor}); written confirmation due "
+        f"by {document['confirm_due_at']}: watchkeeper request send {document['reference']}"
+    )
+    done(text, document, as_json=as_json)
 
 
 @request.command("withdraw")

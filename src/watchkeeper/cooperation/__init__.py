@@ -27,6 +27,7 @@ from watchkeeper.cooperation.models import CoopRequest, CoopRequestEvent, Roster
 from watchkeeper.cooperation.outgoing import (
     SCREEN_CHECKS,
     approve_request,
+    record_oral,
     screen_request,
     send_request,
     submit_request,
@@ -125,6 +126,7 @@ __all__ = [
     "queue_message",
     "read_fields",
     "receive_message",
+    "record_oral",
     "remove_shift",
     "render_request_html",
     "render_request_pdf",

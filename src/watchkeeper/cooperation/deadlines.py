@@ -44,6 +44,7 @@ KINDS = (
     "order-renewal-due",
     "mla-follow-up-due",
     "unanswered",
+    "written-confirmation-due",
 )
 
 PRESERVING = ("preserved", "partial-traffic-disclosed", "awaiting-mla")
@@ -58,11 +59,11 @@ ORDER_HELD = (
     "held-pending-decision",
 )
 """Incoming preservation states in which a domestic order must stay in force."""
-FOLLOW_UP_WAITING = ("sent", "acknowledged", "preserved")
+FOLLOW_UP_WAITING = ("oral", "sent", "acknowledged", "preserved")
 """Outgoing preservation states in which the follow-up request is still to be sent."""
 NOT_SENT = ("draft", "validated", "submitted", "approved", "withdrawn")
 """A follow-up request in these states has not (or no longer) reached the partner."""
-AWAITING_ANSWER = ("sent", "acknowledged", "info-requested")
+AWAITING_ANSWER = ("oral", "sent", "acknowledged", "info-requested")
 """Outgoing states in which the partner has yet to answer."""
 
 
@@ -140,6 +141,12 @@ def _watches(*, unanswered_days: int) -> tuple[_Watch, ...]:
             ),
         ),
         _Watch(
+            "confirmation",
+            CoopRequest.confirm_due_at,
+            (CoopRequest.direction == "out", CoopRequest.status == "oral"),
+            ahead=False,
+        ),
+        _Watch(
             "answer",
             CoopRequest.sent_at,
             (CoopRequest.direction == "out", CoopRequest.status.in_(AWAITING_ANSWER)),
@@ -161,6 +168,7 @@ def _alarm_kind(watch: _Watch, *, due: datetime, now: datetime) -> str:
         "order": "order-renewal-due",
         "mla-follow-up": "mla-follow-up-due",
         "answer": "unanswered",
+        "confirmation": "written-confirmation-due",
     }[watch.kind]
 
 
@@ -191,8 +199,8 @@ def _when(moment: datetime) -> str:
 
 
 def _article(pack: Instrument, kind: str) -> str | None:
-    if kind == "ack-breach":
-        level = pack.service_levels.get("ack")
+    if kind in ("ack-breach", "written-confirmation-due"):
+        level = pack.service_levels.get("ack" if kind == "ack-breach" else "forthwith")
         return level.article if level is not None else None
     name = {
         "preservation-ending": "preservation-min",
@@ -227,6 +235,8 @@ def _message(kind: str, request: CoopRequest, *, due: datetime, unanswered_days:
         "renew it if the data must still be held",
         "mla-follow-up-due": f"the follow-up request for assistance to preservation {ref} is "
         f"due by {when}: draft and send it before the preservation ends",
+        "written-confirmation-due": f"{ref} was made orally to {request.requested_state}; its "
+        f"written confirmation was due forthwith, by {when}: send it",
         "unanswered": f"{ref} to {request.requested_state} has had no answer for "
         f"{unanswered_days} days (sent {_when(request.sent_at or due)})",
     }
@@ -361,7 +371,8 @@ def deadline_rows(
 
     ``kind`` is ``ack`` (acknowledge an incoming request), ``preservation`` (the preserved
     period ends), ``order`` (the domestic order expires), ``mla-follow-up`` (send the follow-up
-    request) or ``answer`` (the partner's answer is overdue after ``unanswered_days``).
+    request), ``confirmation`` (confirm an oral request in writing) or ``answer`` (the
+    partner's answer is overdue after ``unanswered_days``).
     """
     moment = utc(now)
     until = moment + timedelta(days=horizon_days)

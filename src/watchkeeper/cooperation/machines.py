@@ -18,7 +18,8 @@ OUTGOING: dict[str, tuple[str, ...]] = {
     "draft": ("validated",),
     "validated": ("draft", "submitted"),
     "submitted": ("draft", "approved"),
-    "approved": ("draft", "sent"),
+    "approved": ("draft", "sent", "oral"),
+    "oral": ("sent",),
     "sent": ("acknowledged", "preserved", "in-execution", "refused", "postponed", "answered"),
     "acknowledged": (
         "preserved",
@@ -40,7 +41,9 @@ OUTGOING: dict[str, tuple[str, ...]] = {
     "closed": (),
     "withdrawn": (),
 }
-"""Outgoing: drafted, checked, approved by a second person, sent, then the partner's steps."""
+"""Outgoing: drafted, checked, approved by a second person, sent, then the partner's steps.
+An urgent request may first be made orally, where the two states agree; its written
+confirmation (the signed message) is then due forthwith (Art 40(14))."""
 
 INCOMING_PRESERVATION: dict[str, tuple[str, ...]] = {
     "received": ("checked",),

@@ -33,6 +33,7 @@ class CoopRequest(Base):
         Index("ix_coop_requests_order_expires_at", "direction", "order_expires_at"),
         Index("ix_coop_requests_follow_up_due_at", "direction", "follow_up_due_at"),
         Index("ix_coop_requests_sent_at", "direction", "sent_at"),
+        Index("ix_coop_requests_confirm_due_at", "direction", "confirm_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -75,6 +76,7 @@ class CoopRequest(Base):
     preserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     order_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirm_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     assignee: Mapped[str | None] = mapped_column(String(200))
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     alarms: Mapped[list[Any]] = mapped_column(JSONValue)

@@ -229,6 +229,7 @@ def send_request(session: Session, *, node: Node, principal: Principal, ref: str
     if request.parent_id:
         parent = find_request(session, request.parent_id)
         parent_thread = parent.thread
+    confirms = request.status == "oral"
     transition(
         session,
         clock=node.clock,
@@ -236,11 +237,13 @@ def send_request(session: Session, *, node: Node, principal: Principal, ref: str
         request=request,
         instrument=instrument,
         to="sent",
-        detail={"peer": request.peer},
+        detail={"peer": request.peer, **({"confirms_oral": True} if confirms else {})},
     )
     now = node.clock.now()
-    request.sent_at = now
-    if request.type == "preservation":
+    request.confirm_due_at = None
+    if request.sent_at is None:
+        request.sent_at = now
+    if request.type == "preservation" and request.follow_up_due_at is None:
         days = instrument.deadlines["mla-follow-up"].days
         request.follow_up_due_at = now + timedelta(days=days)
     tell(
@@ -251,6 +254,43 @@ def send_request(session: Session, *, node: Node, principal: Principal, ref: str
         kind="request",
         body=request_message(request, parent_thread=parent_thread),
     )
+    return request
+
+
+def record_oral(
+    session: Session, *, node: Node, principal: Principal, ref: str, note: str
+) -> CoopRequest:
+    """Record that an approved urgent request was made orally (a call between points of
+    contact, where the two states agree); its written confirmation, sent with
+    :func:`send_request`, is then due "forthwith" (the pack's service level, Art 40(14))."""
+    principal.require(*APPROVE_ROLES)
+    if not note.strip():
+        raise InvalidInput("say who was called, when and on which line", field="note")
+    request = _outgoing(session, ref)
+    if not request.urgent:
+        raise InvalidInput(
+            f"{request.reference} is not urgent; only urgent requests may be made orally "
+            "(Art. 40(14))",
+            reason="not-urgent",
+            article="40(14)",
+        )
+    instrument = _instrument(node, request)
+    forthwith = instrument.service_levels["forthwith"]
+    transition(
+        session,
+        clock=node.clock,
+        actor=principal.actor,
+        request=request,
+        instrument=instrument,
+        to="oral",
+        detail={"note": note.strip(), "article": forthwith.article},
+    )
+    now = node.clock.now()
+    request.sent_at = now  # the partner has it from now; the answer clock runs
+    request.confirm_due_at = now + timedelta(minutes=forthwith.minutes)
+    if request.type == "preservation":
+        days = instrument.deadlines["mla-follow-up"].days
+        request.follow_up_due_at = now + timedelta(days=days)
     return request
 
 

@@ -426,6 +426,7 @@ def request_document(
         "preserved_until": _time(request.preserved_until),
         "order_expires_at": _time(request.order_expires_at),
         "follow_up_due_at": _time(request.follow_up_due_at),
+        "confirm_due_at": _time(request.confirm_due_at),
         "assignee": request.assignee,
         "escalations": request.escalations,
     }

@@ -8,6 +8,7 @@ from watchkeeper.web.api import (
     cases,
     cooperation,
     cooperation_messages,
+    cooperation_registry,
     detect,
     events,
     evidence,
@@ -31,6 +32,7 @@ for module in (
     evidence,
     cooperation,
     cooperation_messages,
+    cooperation_registry,
 ):
     router.include_router(module.router)
 

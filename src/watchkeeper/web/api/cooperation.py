@@ -1,6 +1,6 @@
 """International cooperation over the API: requests (outgoing and incoming) with every step of
-their state machines, the 24/7 inbox, deadlines, the duty roster, the states registry, the
-instrument packs and whether they apply, the outbox of signed messages.
+their state machines, the 24/7 inbox and the deadlines (the roster, the states registry, the
+packs and the outbox: ``cooperation_registry``).
 
 Staff only, never a partner node: partners talk to ``POST /cooperation/messages`` with signed
 messages (``cooperation_messages``), not with tokens. Auditors read and change nothing. The
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
@@ -27,13 +26,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from watchkeeper.cooperation import (
-    SCREEN_CHECKS,
     CoopRequest,
     RequestFields,
     acknowledge,
-    add_shift,
     advance,
-    applicability,
     approve_request,
     check_incoming,
     check_request,
@@ -43,17 +39,11 @@ from watchkeeper.cooperation import (
     deliver_due,
     find_request,
     get_instrument,
-    get_state,
     inbox_page,
     list_requests,
-    list_shifts,
-    list_states,
-    load_instruments,
     new_request,
-    on_duty,
-    outbox_status,
     preserve,
-    remove_shift,
+    record_oral,
     render_request_html,
     render_request_pdf,
     renew_order,
@@ -61,9 +51,6 @@ from watchkeeper.cooperation import (
     screen_request,
     send_request,
     send_results,
-    set_state,
-    shift_document,
-    state_document,
     submit_request,
     timeline,
     update_request,
@@ -77,13 +64,9 @@ from watchkeeper.web.deps import NodeDep, require
 router = APIRouter(prefix="/cooperation", tags=["cooperation"])
 ACTORS = ("admin", "poc-officer", "central-authority", "legal-reviewer")
 READERS = (*ACTORS, "auditor")
-ROSTER_EDITORS = ("admin", "central-authority", "poc-officer")
-STATE_EDITORS = ("admin", "central-authority")
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Actor = Annotated[Principal, Depends(require(*ACTORS))]
 Drafter = Annotated[Principal, Depends(require("admin", "poc-officer", "central-authority"))]
-RosterEditor = Annotated[Principal, Depends(require(*ROSTER_EDITORS))]
-StateEditor = Annotated[Principal, Depends(require(*STATE_EDITORS))]
 DELIVER_LIMIT = 20
 """Messages one background delivery after a send posts at most (the worker does the rest)."""
 log = logging.getLogger(__name__)
@@ -155,37 +138,6 @@ class StepIn(BaseModel):
 
     to: str = Field(min_length=1, max_length=40)
     note: str = Field("", max_length=4000)
-
-
-class ShiftIn(BaseModel):
-    """A person on duty from ``starts_at`` until ``ends_at`` at ``rank``."""
-
-    person: str = Field(min_length=1, max_length=200)
-    starts_at: datetime
-    ends_at: datetime
-    rank: int = Field(1, ge=1, le=100)
-    contact: str = Field("", max_length=500)
-
-
-class StateIn(BaseModel):
-    """Changes to a state of the registry (left out: unchanged); dates belong to
-    ``instrument``."""
-
-    name: str | None = Field(None, max_length=300)
-    central_authority: str | None = Field(None, max_length=2000)
-    poc: str | None = Field(None, max_length=2000)
-    languages: list[Annotated[str, Field(max_length=10)]] | None = Field(None, max_length=50)
-    reio: bool | None = None
-    notes: str | None = Field(None, max_length=20_000)
-    instrument: str | None = Field(None, max_length=60)
-    signed: date | None = None
-    deposited: date | None = None
-    denounced: date | None = None
-    ratified: bool | None = None
-    reservations: list[Annotated[str, Field(max_length=2000)]] | None = Field(None, max_length=50)
-    verified: bool | None = None
-    source: str | None = Field(None, max_length=2000)
-    clear: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=3)
 
 
 def full_document(session: Session, request: CoopRequest) -> dict[str, Any]:
@@ -338,6 +290,13 @@ def request_send(
     document = _step(node, principal, send_request, ref)
     background.add_task(deliver_soon, node)
     return document
+
+
+@router.post("/requests/{ref}/oral")
+def request_oral(node: NodeDep, principal: Actor, ref: str, body: NoteIn) -> dict[str, Any]:
+    """Record that an approved urgent request was made orally; its written confirmation
+    (``send``) is then due forthwith (Art 40(14))."""
+    return _step(node, principal, record_oral, ref, note=body.note)
 
 
 @router.post("/requests/{ref}/withdraw")
@@ -496,99 +455,3 @@ def deadlines(
             limit=limit,
         )
     return {"deadlines": rows}
-
-
-@router.get("/roster")
-def roster(node: NodeDep, principal: Reader) -> dict[str, Any]:
-    """Who is on duty now (in order of call) and the shifts not ended yet."""
-    now = node.clock.now()
-    with node.database.reader() as session:
-        return {
-            "now": now,
-            "on_duty": [shift_document(shift) for shift in on_duty(session, at=now)],
-            "shifts": list_shifts(session, since=now),
-        }
-
-
-@router.post("/roster", status_code=201)
-def roster_add(node: NodeDep, principal: RosterEditor, body: ShiftIn) -> dict[str, Any]:
-    """Put a person on duty for a period."""
-    with node.database.transaction() as session:
-        shift = add_shift(session, clock=node.clock, actor=principal.actor, **body.model_dump())
-        return shift_document(shift)
-
-
-@router.delete("/roster/{shift_id}", status_code=204)
-def roster_remove(node: NodeDep, principal: RosterEditor, shift_id: int) -> Response:
-    """Take a shift off the roster."""
-    with node.database.transaction() as session:
-        remove_shift(session, clock=node.clock, actor=principal.actor, shift_id=shift_id)
-    return Response(status_code=204)
-
-
-@router.get("/states")
-def states(node: NodeDep, principal: Reader) -> list[dict[str, Any]]:
-    """Every state of the registry."""
-    with node.database.reader() as session:
-        return [state_document(state) for state in list_states(session)]
-
-
-@router.get("/states/{code}")
-def state_get(node: NodeDep, principal: Reader, code: str) -> dict[str, Any]:
-    """One state: authorities, languages, and per instrument its dates and reservations."""
-    with node.database.reader() as session:
-        return state_document(get_state(session, code))
-
-
-@router.put("/states/{code}")
-def state_put(node: NodeDep, principal: StateEditor, code: str, body: StateIn) -> dict[str, Any]:
-    """Create or edit a state (audited with old and new values)."""
-    with node.database.transaction() as session:
-        state = set_state(
-            session, clock=node.clock, actor=principal.actor, code=code, **body.model_dump()
-        )
-        return state_document(state)
-
-
-@router.get("/parties")
-def parties(
-    node: NodeDep,
-    principal: Reader,
-    b: str = Query(min_length=2, max_length=2, description="The other state."),
-    a: str | None = Query(None, min_length=2, max_length=2, description="Default: ours."),
-    on: date | None = Query(None, description="Default: today."),
-    instrument: str | None = Query(None, max_length=60),
-) -> dict[str, Any]:
-    """Whether the instrument binds both states on the date, and why."""
-    pack = get_instrument(node.data_dir, instrument)
-    first = a or node.identity().country
-    with node.database.reader() as session:
-        found = applicability(
-            session, instrument=pack, a=first, b=b, on=on or node.clock.now().date()
-        )
-    return {
-        "applies": found.applies,
-        "instrument": found.instrument,
-        "on": found.on,
-        "states": list(found.states),
-        "in_force": found.in_force,
-        "reasons": found.reasons,
-    }
-
-
-@router.get("/instruments")
-def instruments(node: NodeDep, principal: Reader) -> dict[str, Any]:
-    """The instrument packs of this node (shipped, corrected by the data dir), and the
-    screen checks a legal reviewer answers."""
-    packs = load_instruments(node.data_dir)
-    return {
-        "instruments": {key: pack.model_dump(mode="json") for key, pack in packs.items()},
-        "screen_checks": list(SCREEN_CHECKS),
-    }
-
-
-@router.get("/outbox")
-def outbox(node: NodeDep, principal: Reader) -> dict[str, Any]:
-    """Messages to partners not delivered yet, per peer."""
-    with node.database.reader() as session:
-        return outbox_status(session, now=node.clock.now())
