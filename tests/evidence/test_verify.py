@@ -88,3 +88,34 @@ def test_deleted_first_event_and_edited_item_hash_are_found(
     lines = [f.line() for f in report.failures]
     assert any(line.startswith("E-2026-0001 event 1: custody event missing") for line in lines)
     assert any("E-2026-0002" in line and "md5" in line for line in lines), lines
+
+
+def test_forged_signatures_are_found(keyed: Node, sample: Path, tmp_path: Path) -> None:
+    items = _two_items(keyed, sample, tmp_path)
+    first, second = str(items[0]["id"]), str(items[1]["id"])
+    with keyed.database.transaction() as session:
+        signatures = dict(
+            session.execute(
+                text("SELECT seq, signature FROM custody_events WHERE item_id = :i"), {"i": first}
+            ).all()
+        )
+        for seq, other in ((1, 2), (2, 1)):  # each event carries the other's signature
+            session.execute(
+                text("UPDATE custody_events SET signature = :s WHERE item_id = :i AND seq = :q"),
+                {"s": signatures[other], "i": first, "q": seq},
+            )
+        session.execute(
+            text("UPDATE custody_events SET signature = 'not base64!' WHERE item_id = :i"),
+            {"i": second},
+        )
+    every = verify_evidence(node=keyed, rehash_content=False)
+    assert sorted((f.exhibit, f.seq, f.what) for f in every.failures) == [
+        ("E-2026-0001", 1, "bad signature"),
+        ("E-2026-0001", 2, "bad signature"),
+        ("E-2026-0002", 1, "bad signature"),
+    ]
+    heads = verify_evidence(node=keyed, rehash_content=False, signatures="heads")
+    assert sorted((f.exhibit, f.seq) for f in heads.failures) == [
+        ("E-2026-0001", 2),
+        ("E-2026-0002", 1),
+    ]
