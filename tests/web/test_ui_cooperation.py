@@ -186,3 +186,14 @@ def test_outgoing_steps_follow_status_and_the_four_eyes_rule(
     assert "/do/approve" in page
     officer.post(f"/ui/cooperation/requests/{ref}/do/approve", data={"csrf": csrf_of(page)})
     assert _status(node, ref)[0] == "approved"
+    page = officer.get(f"/ui/cooperation/requests/{ref}").text  # urgent: may be made orally
+    assert "/do/oral" in page and "/do/send" in page
+    made = officer.post(
+        f"/ui/cooperation/requests/{ref}/do/oral",
+        data={"csrf": csrf_of(page), "note": "FR 24/7 desk, 09:05 UTC"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    assert _status(node, ref)[0] == "oral"
+    page = officer.get(f"/ui/cooperation/requests/{ref}").text
+    assert "Written confirmation due by" in page and "written confirmation)" in page

@@ -42,6 +42,7 @@ from watchkeeper.cooperation import (
     on_duty,
     parse_fields,
     preserve,
+    record_oral,
     renew_order,
     request_document,
     screen_request,
@@ -419,7 +420,8 @@ def _actions(principal: Principal, document: dict[str, Any], machine: str) -> di
         shown["approve"] = (
             drafter and status == "submitted" and principal.actor != document["author"]
         )
-        shown["send"] = drafter and status == "approved"
+        shown["send"] = drafter and status in ("approved", "oral")
+        shown["oral"] = drafter and status == "approved" and bool(document["urgent"])
         shown["withdraw"] = drafter and "withdrawn" in nexts
         return shown
     waiting = document["acked_at"] is None
@@ -518,6 +520,7 @@ STEPS: dict[str, Step] = {
     "submit": lambda s, n, p, r, f: submit_request(s, node=n, principal=p, ref=r),
     "approve": lambda s, n, p, r, f: approve_request(s, node=n, principal=p, ref=r),
     "send": lambda s, n, p, r, f: send_request(s, node=n, principal=p, ref=r),
+    "oral": lambda s, n, p, r, f: record_oral(s, node=n, principal=p, ref=r, note=_text(f, "note")),
     "withdraw": lambda s, n, p, r, f: withdraw_request(
         s, node=n, principal=p, ref=r, reason=_text(f, "reason")
     ),
