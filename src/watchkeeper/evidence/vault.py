@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from watchkeeper.errors import IntegrityError, StorageError
-from watchkeeper.evidence.digests import Digests, digest_file
+from watchkeeper.evidence.digests import DIRECT, Digests, digest_file
 
 PARTIAL = ".partial"
 
@@ -73,13 +73,21 @@ def store_file(
     partial = vault_dir(data_dir) / PARTIAL
     partial.mkdir(parents=True, exist_ok=True)
     temp = partial / f"{uuid.uuid4().hex}.tmp"
-    out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    direct = DIRECT != 0
+    try:  # direct writes where the file system takes them (not tmpfs): see digests._write
+        out = os.open(temp, flags | DIRECT, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL or not direct:
+            raise
+        direct = False  # the name is ours alone (a fresh uuid), whether or not it was created
+        out = os.open(temp, flags & ~os.O_EXCL, 0o600)
     fcntl.flock(out, fcntl.LOCK_EX)
     try:
         try:
             src = os.open(source, os.O_RDONLY)
             try:
-                digests = digest_file(src, sink=out, on_chunk=on_chunk)
+                digests = digest_file(src, sink=out, on_chunk=on_chunk, direct=direct)
             finally:
                 os.close(src)
             os.fsync(out)
