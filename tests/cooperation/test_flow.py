@@ -232,8 +232,8 @@ def test_missing_item_names_the_article(pair: tuple[Side, Side]) -> None:
     assert any("42(3)(e)" in message for message in messages)
 
 
-def test_refusal_on_bank_secrecy_is_rejected(pair: tuple[Side, Side]) -> None:
-    xx, yy = pair
+def _received_and_checked(xx: Side, yy: Side) -> tuple[str, str]:
+    """A preservation sent by XX, acknowledged and checked by YY: (XX's ref, YY's ref)."""
     ref = _draft(xx)
     _through_approval(xx, ref)
     xx.deliver()
@@ -241,59 +241,36 @@ def test_refusal_on_bank_secrecy_is_rejected(pair: tuple[Side, Side]) -> None:
     with yy.node.database.transaction() as session:
         acknowledge(session, node=yy.node, principal=staff("duty"), ref=incoming)
         check_incoming(session, node=yy.node, principal=staff("duty"), ref=incoming)
-        with pytest.raises(Conflict, match="consult"):
+    return ref, incoming
+
+
+def test_refusal_on_bank_secrecy_is_rejected(pair: tuple[Side, Side]) -> None:
+    xx, yy = pair
+    ref, incoming = _received_and_checked(xx, yy)
+    with yy.node.database.transaction() as session:
+
+        def refuse(ground: str, reason: str) -> None:
             decide(
-                session,
-                node=yy.node,
-                principal=staff("bob"),
-                ref=incoming,
-                decision="refuse",
-                ground="essential-interests",
-                reason="x",
-            )
+                session, node=yy.node, principal=staff("bob"), ref=incoming,
+                decision="refuse", ground=ground, reason=reason,
+            )  # fmt: skip
+
+        with pytest.raises(Conflict, match="consult"):
+            refuse("essential-interests", "x")
         consult(session, node=yy.node, principal=staff("bob"), ref=incoming, note="Scope?")
         with pytest.raises(InvalidInput, match=r"never a ground.*40"):
-            decide(
-                session,
-                node=yy.node,
-                principal=staff("bob"),
-                ref=incoming,
-                decision="refuse",
-                ground="bank-secrecy",
-                reason="Bank records",
-            )
+            refuse("bank-secrecy", "Bank records")
         with pytest.raises(InvalidInput, match="not required"):
-            decide(
-                session,
-                node=yy.node,
-                principal=staff("bob"),
-                ref=incoming,
-                decision="refuse",
-                ground="no-dual-criminality",
-                reason="Not an offence here",
-            )
-        decide(
-            session,
-            node=yy.node,
-            principal=staff("bob"),
-            ref=incoming,
-            decision="refuse",
-            ground="essential-interests",
-            reason="Would prejudice national security",
-        )
+            refuse("no-dual-criminality", "Not an offence here")
+        refuse("essential-interests", "Would prejudice national security")
     yy.deliver()
     assert _status(xx.node, ref) == "refused"
 
 
 def test_preservation_cannot_expire_before_day_60(pair: tuple[Side, Side]) -> None:
     xx, yy = pair
-    ref = _draft(xx)
-    _through_approval(xx, ref)
-    xx.deliver()
-    incoming = _incoming_ref(yy, ref, xx)
+    _, incoming = _received_and_checked(xx, yy)
     with yy.node.database.transaction() as session:
-        acknowledge(session, node=yy.node, principal=staff("duty"), ref=incoming)
-        check_incoming(session, node=yy.node, principal=staff("duty"), ref=incoming)
         decide(session, node=yy.node, principal=staff("duty"), ref=incoming, decision="grant")
         preserve(session, node=yy.node, principal=staff("duty"), ref=incoming)
         with pytest.raises(InvalidInput, match="at least 60"):

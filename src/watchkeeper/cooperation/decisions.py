@@ -44,10 +44,6 @@ _TARGETS: dict[str, dict[str, str]] = {
 postponed: it is ordered or refused)."""
 
 
-def _incoming(session: Session, ref: str) -> CoopRequest:
-    return find_directed(session, ref, direction="in")
-
-
 def _has_reservation(session: Session, *, state: str, instrument: str) -> bool:
     try:
         record = get_state(session, state)
@@ -120,7 +116,7 @@ def consult(
     principal.require(*DECIDE_ROLES)
     if not note.strip():
         raise InvalidInput("say what is being consulted on", field="note")
-    request = _incoming(session, ref)
+    request = find_directed(session, ref, direction="in")
     instrument = get_instrument(node.data_dir, request.instrument)
     now = node.clock.now()
     request.consultations = [
@@ -174,7 +170,7 @@ def decide(
         raise InvalidInput(
             f"unknown decision {decision!r}; one of: {', '.join(DECISIONS)}", field="decision"
         )
-    request = _incoming(session, ref)
+    request = find_directed(session, ref, direction="in")
     instrument = get_instrument(node.data_dir, request.instrument)
     machine = instrument.request_type(request.type).incoming_machine
     target = _TARGETS[machine].get(decision)

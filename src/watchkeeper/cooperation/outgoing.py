@@ -53,6 +53,23 @@ def _refuse(request: CoopRequest, problems: list[Problem], what: str) -> Invalid
     )
 
 
+def _require_clean(
+    session: Session,
+    node: Node,
+    request: CoopRequest,
+    instrument: Instrument,
+    what: str,
+    *stages: str,
+) -> None:
+    """``InvalidInput`` naming the first blocking problem of ``stages`` (and how many more)."""
+    found = check_request(
+        session, request=request, instrument=instrument, on=node.clock.now().date()
+    )
+    problems = blocking(found, *stages)
+    if problems:
+        raise _refuse(request, problems, what)
+
+
 def _outgoing(session: Session, ref: str) -> CoopRequest:
     return find_directed(session, ref, direction="out")
 
@@ -92,12 +109,7 @@ def submit_request(session: Session, *, node: Node, principal: Principal, ref: s
     principal.require(*DRAFT_ROLES)
     request = _outgoing(session, ref)
     instrument = _instrument(node, request)
-    problems = blocking(
-        check_request(session, request=request, instrument=instrument, on=node.clock.now().date()),
-        "validate",
-    )
-    if problems:
-        raise _refuse(request, problems, "submitted")
+    _require_clean(session, node, request, instrument, "submitted", "validate")
     transition(
         session,
         clock=node.clock,
@@ -210,13 +222,7 @@ def send_request(session: Session, *, node: Node, principal: Principal, ref: str
     principal.require(*APPROVE_ROLES)
     request = _outgoing(session, ref)
     instrument = _instrument(node, request)
-    problems = blocking(
-        check_request(session, request=request, instrument=instrument, on=node.clock.now().date()),
-        "validate",
-        "approve",
-    )
-    if problems:
-        raise _refuse(request, problems, "sent")
+    _require_clean(session, node, request, instrument, "sent", "validate", "approve")
     if not request.peer:
         raise InvalidInput(
             f"no partner node is registered for {request.requested_state}; register one "
