@@ -3,15 +3,18 @@
 Matching millions of telemetry events per second rules out a Python object per indicator or
 per event, so the index is a handful of NumPy arrays:
 
-* **exact strings** (domains, URLs, e-mail addresses, hashes, IPv4 and IPv6 addresses in their
-  canonical text) become 64-bit hashes (Polars' native string hash), sorted, with the indicator
+* **domains and IPv4 addresses**, which nearly all telemetry volume is matched on, are laid out
+  for the compiled kernels of :mod:`watchkeeper.detect.kernels`: domains by a byte-wise hash
+  of their text, with a bitmap of their last eight bytes in front; addresses by their number,
+  with a bitmap of the /16s that an address or network touches; IPv4 networks as below, with a
+  directory of where each /16 begins among the intervals.
+* **other exact strings** (URLs, e-mail addresses, hashes, IPv6 addresses in their canonical
+  text) become 64-bit hashes (Polars' native string hash), sorted, with the indicator
   ref of each beside it. In front of every sorted table sits a byte-per-slot filter addressed by
   the top bits of the hash, at least four slots per entry: most event values miss, and a miss
   then costs one gather instead of a binary search. A 64-bit hash stands in for the string
   itself (the strings are not kept, which halves the memory): two different values collide with
   probability about 2^-64 per pair, far below any other error of the pipeline.
-* **domains** use the same table; detection hashes the event's name and each parent (see
-  ``matching``), so ``a.b.evil.example`` finds ``evil.example``.
 * **IPv4 networks** are flattened into disjoint elementary intervals, each labelled with the
   longest prefix that covers it: a lookup is one binary search over the interval starts, and the
   longest-prefix rule is paid once at build time.
@@ -28,7 +31,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +41,13 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.intel import ScoringPolicy, active_values
 
+if TYPE_CHECKING:
+    from watchkeeper.detect.kernels import Bitmap, Intervals, Table
+
 SEED = 0x5A17  # one seed for index and events: both sides must hash alike
 EXACT_KINDS = ("ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512")
 NETWORK_KINDS = ("cidr4", "cidr6")
+COMPILED_KINDS = ("domain", "ipv4")  # matched by the compiled kernels
 KINDS = EXACT_KINDS + NETWORK_KINDS
 SLOTS_PER_ENTRY = 4
 WIDTH = 15  # characters of the longest dotted quad
@@ -137,19 +144,6 @@ class IntervalTable:
             refs=refs[order],
         )
 
-    def lookup(self, addresses: npt.NDArray[np.uint32]) -> tuple[I64, I64]:
-        """(position in ``addresses``, ref) for the longest prefix covering each address."""
-        if not len(self.refs) or not len(addresses):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        slot = np.searchsorted(self.starts, addresses, side="right") - 1
-        label = self.labels[slot]
-        hit = np.flatnonzero(label >= 0)
-        networks = label[hit]
-        counts = self.offsets[networks + 1] - self.offsets[networks]
-        positions = np.repeat(hit, counts).astype(np.int64)
-        first = np.repeat(self.offsets[networks] - np.cumsum(counts) + counts, counts)
-        return positions, self.refs[first + np.arange(int(counts.sum()))]
-
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
@@ -221,12 +215,77 @@ def parse_ipv4(values: pl.Series) -> tuple[I64, npt.NDArray[np.uint32]]:
     return at[ok].astype(np.int64), number[ok].astype(np.uint32)
 
 
+def _nbytes(item: object) -> int:
+    """Bytes of the arrays in ``item``, tuples of them included."""
+    if isinstance(item, np.ndarray):
+        return int(item.nbytes)
+    if isinstance(item, tuple):
+        return sum(_nbytes(part) for part in item)
+    return 0
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Domains, IPv4 addresses and networks as the compiled kernels read them."""
+
+    names: Table
+    tails: Bitmap
+    tail_sizes: I64  # the byte lengths under eight that some indicator domain has
+    addresses: Table
+    networks: Intervals
+    heads: Bitmap
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return _nbytes((self.names, self.tails, self.addresses, self.networks, self.heads))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        names: pl.DataFrame,
+        addresses: pl.DataFrame,
+        cidr4: IntervalTable,
+        networks: npt.NDArray[np.uint32],
+        lengths: I64,
+    ) -> Compiled:
+        """Lay out domains (``value``, ``ref``), addresses (``number``, ``ref``) and the
+        flattened networks with the (network, length) pairs they came from."""
+        from watchkeeper.detect import kernels  # numba is imported only where matching happens
+
+        text = kernels.views(names["value"])
+        sizes = names["value"].str.len_bytes().to_numpy()
+        numbers = addresses["number"].to_numpy().astype(np.uint32)
+        starts = np.arange((1 << 16) + 1, dtype=np.int64) << 16
+        return cls(
+            names=kernels.table(
+                keys=kernels.hash_strings(text), refs=names["ref"].to_numpy().astype(np.int64)
+            ),
+            tails=kernels.bitmap(kernels.tail_keys(text)),
+            tail_sizes=np.unique(sizes[sizes < 8]).astype(np.int64),
+            addresses=kernels.table(
+                keys=kernels.address_keys(numbers),
+                refs=addresses["ref"].to_numpy().astype(np.int64),
+            ),
+            networks=kernels.Intervals(
+                starts=cidr4.starts,
+                labels=cidr4.labels,
+                offsets=cidr4.offsets,
+                refs=cidr4.refs,
+                by16=np.searchsorted(cidr4.starts, starts, side="left").astype(np.int64),
+            ),
+            heads=kernels.heads(addresses=numbers, networks=networks, lengths=lengths),
+        )
+
+
 @dataclass
 class IndicatorIndex:
-    """Exact tables per kind, IPv4 intervals, IPv6 networks; see the module docstring."""
+    """Compiled domains and IPv4, exact tables of the other kinds, IPv6 networks; see the
+    module docstring."""
 
-    exact: dict[str, HashTable]
-    cidr4: IntervalTable
+    exact: dict[str, HashTable]  # kinds other than domain and ipv4
+    compiled: Compiled
     cidr6: dict[int, dict[int, list[int]]] = field(default_factory=dict)  # length -> net -> refs
     raw_value_bytes: int = 0
     entries: int = 0
@@ -248,6 +307,8 @@ class IndicatorIndex:
         ).filter(pl.col("kind").is_in(KINDS))
         exact: dict[str, HashTable] = {}
         for kind in EXACT_KINDS:
+            if kind in COMPILED_KINDS:
+                continue
             part = frame.filter(pl.col("kind") == kind)
             exact[kind] = HashTable.build(
                 keys=string_hashes(part["value"]), refs=part["ref"].to_numpy().astype(np.int64)
@@ -261,10 +322,22 @@ class IndicatorIndex:
         at, numbers = parse_ipv4(split["net"])
         lengths = split["len"].cast(pl.Int64, strict=False).to_numpy()[at]
         ok = (lengths >= 0) & (lengths <= 32)
+        networks, network_lengths = numbers[ok], lengths[ok].astype(np.int64)
         intervals = IntervalTable.build(
-            networks=numbers[ok],
-            lengths=lengths[ok].astype(np.int64),
+            networks=networks,
+            lengths=network_lengths,
             refs=split["ref"].to_numpy().astype(np.int64)[at][ok],
+        )
+        ipv4 = frame.filter(pl.col("kind") == "ipv4")
+        at, numbers = parse_ipv4(ipv4["value"])
+        compiled = Compiled.build(
+            names=frame.filter(pl.col("kind") == "domain"),
+            addresses=pl.DataFrame(
+                {"number": numbers.astype(np.int64), "ref": ipv4["ref"].to_numpy()[at]}
+            ),
+            cidr4=intervals,
+            networks=networks,
+            lengths=network_lengths,
         )
         cidr6: dict[int, dict[int, list[int]]] = {}
         for value, ref in frame.filter(pl.col("kind") == "cidr6").select("value", "ref").rows():
@@ -273,7 +346,7 @@ class IndicatorIndex:
             by_length.setdefault(int(network.network_address), []).append(int(ref))
         return cls(
             exact=exact,
-            cidr4=intervals,
+            compiled=compiled,
             cidr6=cidr6,
             raw_value_bytes=int(frame["value"].str.len_bytes().sum() or 0),
             domain_labels=frozenset(
@@ -312,5 +385,5 @@ class IndicatorIndex:
             100 + 120 * len(nets) + 8 * sum(len(r) for r in nets.values())
             for nets in self.cidr6.values()
         )
-        size = sum(table.nbytes for table in self.exact.values()) + self.cidr4.nbytes + v6
+        size = sum(table.nbytes for table in self.exact.values()) + self.compiled.nbytes + v6
         return Memory(index_bytes=size, raw_value_bytes=self.raw_value_bytes, entries=self.entries)

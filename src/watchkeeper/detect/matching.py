@@ -1,7 +1,12 @@
 """Matching telemetry columns against the indicator index, vectorised.
 
-A column of events (IP addresses, domain names, URLs, e-mail addresses or file hashes) is
-matched in three steps, none with Python code per event:
+DNS names and IP addresses, nearly all of telemetry's volume, are matched by the compiled
+kernels of :mod:`watchkeeper.detect.kernels`, one pass over the column's buffers. What they
+leave (a name with non-ASCII bytes, an IPv6 address) goes the general way below, over the
+distinct values of just those rows.
+
+A column of other values (URLs, e-mail addresses or file hashes) is matched in three steps,
+none with Python code per event:
 
 1. every value is hashed (one native pass) and the **distinct** values are picked out: telemetry
    repeats itself (the same resolvers, CDNs and update servers all day), so the per-value work
@@ -22,8 +27,9 @@ appears once per indicator.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -34,16 +40,20 @@ from watchkeeper.detect.index import (
     KINDS,
     HashTable,
     IndicatorIndex,
-    parse_ipv4,
     string_hashes,
 )
 from watchkeeper.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from watchkeeper.detect.kernels import Output
 
 FIELDS = ("ip", "domain", "url", "email", "hash")
 _CODE = {kind: code for code, kind in enumerate(KINDS)}
 _HASH_KINDS = ("md5", "sha1", "sha256", "sha512")
 BACK_SLOTS = 64  # filter slots per matched value when spreading hits back to the events
 
+# kernels.EXACT_IPV4, CIDR4 and DOMAIN, in that order, as codes into KINDS
+_KERNEL_KINDS = np.asarray([_CODE["ipv4"], _CODE["cidr4"], _CODE["domain"]], np.uint8)
 _Hits = tuple[I64, np.ndarray, I64]  # positions in the distinct values, kind codes, refs
 
 
@@ -85,13 +95,22 @@ def _join(parts: list[_Hits]) -> _Hits:
     )
 
 
+def _name_hits(index: IndicatorIndex, names: pl.Series) -> tuple[I64, I64]:
+    """(position, ref) of the names equal to an indicator domain, hashed as the kernel does."""
+    from watchkeeper.detect import kernels  # numba is imported only where matching happens
+
+    keys = kernels.hash_strings(kernels.views(names))
+    out = _filled(lambda out: kernels.find(keys, index.compiled.names, out), len(keys))
+    return out.rows, out.refs
+
+
 def _domains(index: IndicatorIndex, values: pl.Series) -> _Hits:
-    table = index.exact["domain"]
+    """The general path for names: each parent cut off with Polars, one label level a pass."""
     wanted = np.asarray(sorted(index.domain_labels), dtype=np.int64)
     if not len(wanted):
         return _empty()
     names = values.str.to_lowercase().str.strip_suffix(".")
-    parts = [_tagged("domain", *table.lookup(string_hashes(names)))]
+    parts = [_tagged("domain", *_name_hits(index, names))]
     # A parent can only equal an indicator with as many labels, so a name is cut down only
     # while a parent of a wanted size remains; the bare top-level label is never a parent
     # (as in core.observables.parent_domains).
@@ -106,11 +125,55 @@ def _domains(index: IndicatorIndex, values: pl.Series) -> _Hits:
         )["n"]
         labels = labels - 1
         ask = np.flatnonzero(np.isin(labels, wanted))
-        positions, refs = table.lookup(string_hashes(names.gather(ask)))
+        positions, refs = _name_hits(index, names.gather(ask))
         parts.append(_tagged("domain", at[ask[positions]], refs))
         keep = labels > smallest
         names, labels, at = names.filter(pl.Series(keep)), labels[keep], at[keep]
     return _join(parts)
+
+
+def _filled(run: Callable[[Output], int], rows: int) -> Output:
+    """Run a kernel with room for its hits, again with more room if they did not fit."""
+    from watchkeeper.detect import kernels
+
+    out = kernels.empty_output(max(1024, rows // 32), rows)
+    count = run(out)
+    if count > len(out.rows):
+        out = kernels.empty_output(count, rows)
+        run(out)
+    return kernels.Output(out.rows[:count], out.what[:count], out.refs[:count], out.fallback)
+
+
+def _compiled(index: IndicatorIndex, values: pl.Series, field: str) -> Matches:
+    """Names or addresses through their kernel, what it leaves through the general path."""
+    from watchkeeper.detect import kernels
+
+    text = kernels.views(values)
+    c = index.compiled
+    if field == "domain":
+        wanted = np.zeros(max(index.domain_labels, default=0) + 2, np.bool_)
+        wanted[list(index.domain_labels)] = True
+        out = _filled(
+            lambda out: kernels.match_names(
+                text, c.names, c.tails, c.tail_sizes, wanted, len(wanted) - 2, out
+            ),
+            len(values),
+        )
+    else:
+        out = _filled(
+            lambda out: kernels.match_addresses(text, c.addresses, c.networks, c.heads, out),
+            len(values),
+        )
+    rows, kinds, refs = out.rows, _KERNEL_KINDS[out.what], out.refs
+    left = np.flatnonzero(out.fallback)
+    if len(left):
+        keep = out.fallback[rows] == 0  # a row left to the general path is matched there only
+        general = _general(index, values.gather(left), field)
+        rows = np.concatenate([rows[keep], left[general.rows]])
+        kinds = np.concatenate([kinds[keep], general.kinds])
+        refs = np.concatenate([refs[keep], general.refs])
+    order = np.lexsort((refs, kinds, rows))
+    return Matches(rows=rows[order], kinds=kinds[order], refs=refs[order])
 
 
 def _canonical(values: pl.Series, kind: str) -> tuple[I64, pl.Series]:
@@ -129,18 +192,16 @@ def _canonical(values: pl.Series, kind: str) -> tuple[I64, pl.Series]:
 
 
 def _addresses(index: IndicatorIndex, values: pl.Series) -> _Hits:
-    parts = [_tagged("ipv4", *index.exact["ipv4"].lookup(string_hashes(values)))]
-    at, numbers = parse_ipv4(values)
-    positions, refs = index.cidr4.lookup(numbers)
-    parts.append(_tagged("cidr4", at[positions], refs))
+    """The general path for addresses: IPv6 only (the kernel decides every dotted quad)."""
     colon = np.flatnonzero(values.str.contains(":", literal=True).fill_null(False).to_numpy())
-    if len(colon):
-        at6, texts = _canonical(values.gather(colon), "ipv6")
-        at6 = colon[at6]
-        positions, refs = index.exact["ipv6"].lookup(string_hashes(texts))
-        parts.append(_tagged("ipv6", at6[positions], refs))
-        if index.cidr6:
-            parts.append(_networks6(index, at6, texts))
+    if not len(colon):
+        return _empty()
+    at6, texts = _canonical(values.gather(colon), "ipv6")
+    at6 = colon[at6]
+    positions, refs = index.exact["ipv6"].lookup(string_hashes(texts))
+    parts = [_tagged("ipv6", at6[positions], refs)]
+    if index.cidr6:
+        parts.append(_networks6(index, at6, texts))
     return _join(parts)
 
 
@@ -187,6 +248,13 @@ def match_column(*, index: IndicatorIndex, values: pl.Series, field: str) -> Mat
     if field not in FIELDS:
         raise InvalidInput(f"unknown field {field!r}; one of {', '.join(FIELDS)}", field="field")
     values = values.cast(pl.String)
+    if field in ("domain", "ip"):
+        return _compiled(index, values, field)
+    return _general(index, values, field)
+
+
+def _general(index: IndicatorIndex, values: pl.Series, field: str) -> Matches:
+    """Hits by the general path: the distinct values, then spread back to their rows."""
     hashes = string_hashes(values)
     present = ~values.is_null().to_numpy()
     # One representative row per distinct value (by hash); a null row represents nothing.
