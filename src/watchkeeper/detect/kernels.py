@@ -7,13 +7,16 @@ small loops compiled with numba: each event's bytes are read once, straight from
 column's buffers (the Arrow ``string_view`` layout: a 16-byte view per value, strings of up to
 twelve bytes inline, longer ones in data buffers), and probed against the index tables.
 
-* A **name** is read backwards from its end, lower-cased byte by byte, hashing as it goes: at
-  each dot the hash so far is the hash of that parent domain. Only label counts that some
-  indicator domain has are probed, and the walk stops at the largest, so a long name costs
-  what its last labels cost.
-* An **address** is parsed as a canonical dotted quad (the same rules as
-  :func:`watchkeeper.detect.index.parse_ipv4`), probed as a number in the exact table and
-  located in the IPv4 network intervals through a directory of its top 16 bits.
+* A **name** is first tested by its last eight bytes, lower-cased in one 64-bit word, against
+  a bitmap of the indicator domains' tails: a name can only equal a domain or end with it, so
+  nearly every name is done after one bit test. The few others are walked backwards, hashing
+  as they go: at each dot the hash so far is that parent's, probed only at the label counts
+  some indicator domain has.
+* An **address** is first tested by its first two octets, as text up to the second dot,
+  against a bitmap of the /16s that an indicator address or network touches. Only those are
+  parsed as canonical dotted quads (the rules of :func:`watchkeeper.detect.index.parse_ipv4`)
+  and probed: exact by number, networks through a directory of where each /16 begins among
+  the longest-prefix intervals.
 
 A value the kernel cannot decide (a name with non-ASCII bytes where it reads, any value with a
 colon in the address column) is flagged for the general vectorised path, so what matches does
@@ -46,7 +49,7 @@ BASIS = np.uint64(0xCBF29CE484222325)  # FNV-1a offset basis and prime: a byte-w
 PRIME = np.uint64(0x100000001B3)
 MIX1 = np.uint64(0xFF51AFD7ED558CCD)  # the MurmurHash3 finaliser spreads it over all 64 bits
 MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
-ADDRESS_SALT = np.uint64(0x1F3D5B79)  # keeps address keys apart from string keys
+ADDRESS_SALT = np.uint64(0x1F3D5B79)  # the finaliser maps 0 to 0; 0.0.0.0 must not be 0
 S33 = np.uint64(33)
 S6 = np.uint64(6)
 S56 = np.uint64(56)
