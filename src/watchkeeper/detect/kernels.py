@@ -18,8 +18,8 @@ twelve bytes inline, longer ones in data buffers), and probed against the index 
   and probed: exact by number, networks through a directory of where each /16 begins among
   the longest-prefix intervals.
 
-A value the kernel cannot decide (a name with non-ASCII bytes where it reads, any value with a
-colon in the address column) is flagged for the general vectorised path, so what matches does
+A value the kernel cannot decide (a name with non-ASCII bytes where it reads; in the address
+column a value with a colon in its first eight bytes, or longer than a quad) is flagged for the general vectorised path, so what matches does
 not depend on which path ran. Hits are written to caller-supplied arrays; the count is returned
 even when it exceeds their size, so the caller can retry with room for all of them.
 
@@ -49,6 +49,7 @@ BASIS = np.uint64(0xCBF29CE484222325)  # FNV-1a offset basis and prime: a byte-w
 PRIME = np.uint64(0x100000001B3)
 MIX1 = np.uint64(0xFF51AFD7ED558CCD)  # the MurmurHash3 finaliser spreads it over all 64 bits
 MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+SPREAD = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd
 ADDRESS_SALT = np.uint64(0x1F3D5B79)  # the finaliser maps 0 to 0; 0.0.0.0 must not be 0
 S33 = np.uint64(33)
 S6 = np.uint64(6)
@@ -62,13 +63,20 @@ EXACT_IPV4, CIDR4, DOMAIN = 0, 1, 2  # what a hit names; the caller maps to its 
 
 
 class Views(NamedTuple):
-    """A string column as the kernels read it."""
+    """A string column as the kernels read it.
 
+    ``memory`` spans the column's view buffer and its data buffers, wherever they lie, so
+    that a value's first byte is one index into one array whether the value sits in its view
+    or in a data buffer: choosing between two arrays per value costs a mispredicted branch
+    whenever short and long values alternate, as addresses do. Only the buffers' own bytes are
+    ever read through it.
+    """
+
+    memory: U8
     words: U32  # (n, 4): length, then either inline bytes or prefix, buffer, offset
-    inline: U8  # the same views as (n, 16) bytes
-    data: U8  # every data buffer, one after another
-    bases: I64  # where each data buffer starts in ``data``
-    present: npt.NDArray[np.bool_]
+    start: int  # where the views begin in ``memory``
+    bases: I64  # where each data buffer begins in ``memory``
+    present: npt.NDArray[np.bool_]  # empty when no value is null
 
 
 class Bitmap(NamedTuple):
@@ -113,37 +121,47 @@ class Output(NamedTuple):
     fallback: U8
 
 
+class _Span:
+    """An array interface over the bytes from ``low`` to ``high``; it holds the Arrow array
+    whose buffers lie there, so they live as long as the NumPy array made from it."""
+
+    def __init__(self, owner: pa.Array, low: int, high: int) -> None:
+        self.owner = owner
+        self.__array_interface__ = {
+            "data": (low, True),
+            "shape": (high - low,),
+            "typestr": "|u1",
+            "version": 3,
+        }
+
+
 def views(values: pl.Series) -> Views:
-    """The column's own buffers, without copying the strings (unless spread over several)."""
+    """The column's own buffers, without copying the strings."""
     array = values.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.newest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.type != pa.string_view():
         array = array.cast(pa.string_view())
-    count = len(array)
-    buffers = array.buffers()
-    if count == 0 or buffers[1] is None:
+    buffers = [b for b in array.buffers()[1:] if b is not None and b.size]
+    if not len(array) or not buffers:
         return Views(
-            _frozen(np.zeros((0, 4), np.uint32)),
-            _frozen(np.zeros((0, 16), np.uint8)),
             _frozen(np.zeros(1, np.uint8)),
+            np.zeros((0, 4), np.uint32),
+            0,
             np.zeros(1, np.int64),
             np.zeros(0, np.bool_),
         )
-    rows = slice(array.offset, array.offset + count)
-    words = np.frombuffer(buffers[1], np.uint32).reshape(-1, 4)[rows]
-    inline = np.frombuffer(buffers[1], np.uint8).reshape(-1, 16)[rows]
-    parts = [np.frombuffer(b, np.uint8) for b in buffers[2:] if b is not None]
-    bases = np.zeros(max(1, len(parts)), np.int64)
-    if not parts:
-        data = _frozen(np.zeros(1, np.uint8))
-    elif len(parts) == 1:
-        data = parts[0]
-    else:
-        bases[1:] = np.cumsum([len(part) for part in parts])[:-1]
-        data = _frozen(np.concatenate(parts))
-    present = ~values.is_null().to_numpy()
-    return Views(words, inline, data, bases, present)
+    low = min(b.address for b in buffers)
+    memory = np.asarray(_Span(array, low, max(b.address + b.size for b in buffers)))
+    words = np.frombuffer(array.buffers()[1], np.uint32).reshape(-1, 4)
+    data = [b.address - low for b in array.buffers()[2:] if b is not None]
+    return Views(
+        memory,
+        words[array.offset : array.offset + len(array)],
+        array.buffers()[1].address - low + 16 * array.offset,
+        np.asarray(data or [0], np.int64),
+        ~values.is_null().to_numpy() if values.null_count() else np.zeros(0, np.bool_),
+    )
 
 
 def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -168,6 +186,13 @@ def _mix(h: np.uint64) -> np.uint64:
 
 
 @_jit
+def _spread(word: np.uint64) -> np.uint64:
+    """A packed word spread for a bitmap, which reads its top bits: one odd multiplication
+    (carries carry every input bit upwards), cheaper than :func:`_mix` on every event."""
+    return word * SPREAD
+
+
+@_jit
 def _probe(key: np.uint64, table: Table, row: int, what: int, out: Output, count: int) -> int:
     if not _has(key, table.present):
         return count
@@ -183,13 +208,13 @@ def _probe(key: np.uint64, table: Table, row: int, what: int, out: Output, count
 
 
 @_jit
-def _tail(source: U8, base: int, end: int, size: int) -> tuple[np.uint64, bool]:
+def _tail(memory: U8, base: int, end: int, size: int) -> tuple[np.uint64, bool]:
     """The last ``size`` (at most 8) bytes before ``end``, lower-cased and packed, with the
     size in the top byte when under 8; and whether a byte was not ASCII."""
     word = np.uint64(0)
     high = False
     for j in range(size):
-        byte = int(source[base + end - size + j])
+        byte = int(memory[base + end - size + j])
         high |= byte >= 128
         byte += 32 * ((byte >= 65) & (byte <= 90))
         word |= np.uint64(byte) << np.uint64(8 * j)
@@ -206,27 +231,25 @@ S2 = np.uint64(2)
 
 
 @_jit
-def _tail8(source: U8, base: int, end: int) -> tuple[np.uint64, bool]:
-    """:func:`_tail` of eight bytes, a word at a time: one load, lower-cased in the word."""
-    word = np.uint64(0)
-    for j in range(8):
-        word |= np.uint64(source[base + end - 8 + j]) << np.uint64(8 * j)
-    if word & HIGH:
-        return word, True
+def _tail8(memory: U8, base: int, end: int) -> tuple[np.uint64, bool]:
+    """:func:`_tail` of eight bytes, a word at a time: one load, lower-cased in the word, and
+    no branch (the word is meaningless when a byte is not ASCII, which is said)."""
+    word = _word(memory, max(base + end - 8, 0), 8)
     upper = ((word + FROM_A) & ~(word + PAST_Z)) & HIGH
-    return word | (upper >> S2), False
+    return word | (upper >> S2), (word & HIGH) != 0
 
 
+WITHIN = np.asarray([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], np.uint64)
 COLONS = np.uint64(0x3A3A3A3A3A3A3A3A)
 DOTS = np.uint64(0x2E2E2E2E2E2E2E2E)
 
 
 @_jit
-def _word(source: U8, start: int, size: int) -> np.uint64:
+def _word(memory: U8, start: int, size: int) -> np.uint64:
     """``size`` (at most 8) bytes from ``start``, packed first byte lowest."""
     word = np.uint64(0)
     for j in range(size):
-        word |= np.uint64(source[start + j]) << np.uint64(8 * j)
+        word |= np.uint64(memory[start + j]) << np.uint64(8 * j)
     return word
 
 
@@ -238,30 +261,25 @@ def _bytes_equal(word: np.uint64, pattern: np.uint64) -> np.uint64:
 
 
 @_jit
-def _head(source: U8, base: int, length: int) -> tuple[np.uint64, bool]:
+def _head(memory: U8, base: int, length: int) -> tuple[np.uint64, bool]:
     """The key of an address's first two octets and their dots (``203.0.``), and whether the
-    value has a colon (an IPv6 address has one in its first five bytes); a key of 0 when it
-    cannot be a canonical dotted quad.
+    general path must decide the value (a colon in its first eight bytes, where IPv6 has one,
+    or longer than any quad); a key of 0 when it cannot be a canonical dotted quad.
 
     Eight bytes are read whatever the length: a value of up to twelve bytes sits in its
     16-byte view, zero-padded, and a longer one has them.
     """
-    first = _word(source, base, 8)
-    if length < 8:
-        first &= (ONE << np.uint64(8 * length)) - ONE
-    colon = bool(_bytes_equal(first, COLONS))
-    if length > 15 and not colon:
-        for j in range(8, length):
-            if source[base + j] == COLON:
-                return np.uint64(0), True
-    if colon or length < 7 or length > 15:
-        return np.uint64(0), colon
+    first = _word(memory, base, 8) & WITHIN[min(length, 8)]
+    # A longer value is never a quad; it may be IPv6 with its first colon further on
+    # (after spaces), so the general path decides it.
+    general = (_bytes_equal(first, COLONS) != 0) | (length > 15)
     dots = _bytes_equal(first, DOTS)
     second = dots & (dots - ONE)  # without the first dot
-    if not second:
-        return np.uint64(0), False
     through = ((second & (~second + ONE)) << ONE) - ONE  # the bytes up to the second dot
-    return _mix(first & through), False
+    key = _mix(first & through)
+    # Computed whatever the answer, then chosen: no branch to mispredict on mixed input.
+    quad = (second != 0) & (length >= 7) & (length <= 15) & ~general
+    return (key if quad else np.uint64(0)), general
 
 
 @_jit
@@ -276,13 +294,8 @@ def tail_keys(values: Views) -> U64:
     count = len(values.words)
     keys = np.zeros(count, np.uint64)
     for i in range(count):
-        length = int(values.words[i, 0])
-        if length <= INLINE:
-            source, base = values.inline[i], 4
-        else:
-            source = values.data
-            base = int(values.bases[values.words[i, 2]]) + int(values.words[i, 3])
-        keys[i] = _mix(_tail(source, base, length, min(length, 8))[0])
+        base, length = _at(values, i)
+        keys[i] = _spread(_tail(values.memory, base, length, min(length, 8))[0])
     return keys
 
 
@@ -292,15 +305,10 @@ def hash_strings(values: Views) -> U64:
     count = len(values.words)
     keys = np.zeros(count, np.uint64)
     for i in range(count):
-        length = int(values.words[i, 0])
-        if length <= INLINE:
-            source, base = values.inline[i], 4
-        else:
-            source = values.data
-            base = int(values.bases[values.words[i, 2]]) + int(values.words[i, 3])
+        base, length = _at(values, i)
         h = BASIS
         for j in range(length - 1, -1, -1):
-            byte = int(source[base + j])
+            byte = int(values.memory[base + j])
             if 65 <= byte <= 90:
                 byte += 32
             h = (h ^ np.uint64(byte)) * PRIME
@@ -318,34 +326,70 @@ def address_keys(numbers: U32) -> U64:
 
 
 @_jit
-def _source(values: Views, i: int) -> tuple[U8, int, int]:
-    """Where the bytes of value ``i`` are: array, first index, length."""
+def _at(values: Views, i: int) -> tuple[int, int]:
+    """Where value ``i`` begins in ``values.memory``, and its length; without a branch, so
+    that short and long values in turn cost no mispredictions."""
     length = int(values.words[i, 0])
-    if length <= INLINE:
-        return values.inline[i], 4, length
-    return values.data, int(values.bases[values.words[i, 2]]) + int(values.words[i, 3]), length
+    buffer = min(int(values.words[i, 2]), len(values.bases) - 1)  # inline bytes, if inline
+    stored = int(values.bases[buffer]) + int(values.words[i, 3])
+    inline = values.start + 16 * i + 4
+    return (inline if length <= INLINE else stored), length
 
 
 @_jit
-def _candidates(values: Views, tails: Bitmap, sizes: I64, found: I64) -> int:
-    """The rows whose name could hit (its tail is known, or it must be walked to tell)."""
+def _candidates(values: Views, first: int, last: int, tails: Bitmap, sizes: I64, found: I64) -> int:
+    """The rows from ``first`` to ``last`` whose name could hit (its tail is known, or it
+    must be walked to tell), into ``found``; how many."""
     count = 0
-    for i in range(len(values.words)):
-        if not values.present[i]:
+    for i in range(first, last):
+        if len(values.present) and not values.present[i]:
             continue
-        source, base, length = _source(values, i)
-        possible = length < 8  # short names are walked: they are short
-        if not possible:
-            word, high = _tail8(source, base, length)
-            # A trailing dot (``evil.example.``) shifts the tail: such a name is walked too.
-            possible = high or word >> S56 == DOT or _has(_mix(word), tails)
+        base, length = _at(values, i)
+        word, high = _tail8(values.memory, base, length)
+        # Short names are walked (they are short), and so is one with a trailing dot
+        # (``evil.example.``), whose tail is shifted; all tested without a branch.
+        possible = (length < 8) | high | (word >> S56 == DOT) | _has(_spread(word), tails)
         if not possible and len(sizes):
             for size in sizes:
-                word, high = _tail(source, base, length, size)
-                possible = possible or high or _has(_mix(word), tails)
+                word, high = _tail(values.memory, base, length, size)
+                possible = possible or high or _has(_spread(word), tails)
         found[count] = i
         count += possible
     return count
+
+
+@_jit
+def _walk(
+    values: Views, i: int, wanted: npt.NDArray[np.bool_], most: int, keys: U64, asked: int
+) -> int:
+    """Put the key of name ``i`` and of each parent with a wanted label count in ``keys``
+    from ``asked`` on; -1 when a byte is not ASCII (the general path takes the name)."""
+    base, end = _at(values, i)
+    if end > 0 and values.memory[base + end - 1] == DOT:
+        end -= 1
+    h = BASIS
+    labels = 1
+    for j in range(end - 1, -1, -1):
+        byte = int(values.memory[base + j])
+        if byte == DOT:
+            if labels >= 2 and wanted[labels]:
+                keys[asked] = _mix(h)
+                asked += 1
+            labels += 1
+            if labels > most:
+                return asked
+        elif byte >= 128:
+            return -1
+        elif 65 <= byte <= 90:
+            byte += 32
+        h = (h ^ np.uint64(byte)) * PRIME
+    if wanted[labels]:
+        keys[asked] = _mix(h)
+        asked += 1
+    return asked
+
+
+BLOCK = 4096  # names tested and walked before their keys are probed together
 
 
 @_jit
@@ -363,48 +407,39 @@ def match_names(
     ``tails`` holds the tail key of every indicator domain: its last eight bytes, or the whole
     domain when shorter (``sizes`` lists such lengths). A name can only equal a domain or end
     with it, so a name whose tail is absent has no hit and is done after one bit test. The
-    others are walked: ``wanted[k]`` says some indicator domain has k labels, ``most`` is the
-    largest such k.
+    others are walked while their bytes are in cache: ``wanted[k]`` says some indicator domain
+    has k labels, ``most`` is the largest such k. The keys of a block of names are probed
+    together, in a loop where the processor overlaps their cache misses.
     """
-    rows = np.empty(len(values.words) + 1, np.int64)
+    candidates = np.empty(BLOCK + 1, np.int64)
+    rows = np.empty(BLOCK * (most + 1), np.int64)
+    keys = np.empty(BLOCK * (most + 1), np.uint64)
     count = 0
-    for i in rows[: _candidates(values, tails, sizes, rows)]:
-        source, base, end = _source(values, i)
-        if end > 0 and source[base + end - 1] == DOT:
-            end -= 1
-        h = BASIS
-        labels = 1
-        whole = True
-        for j in range(end - 1, -1, -1):
-            byte = int(source[base + j])
-            if byte == DOT:
-                if labels >= 2 and wanted[labels]:
-                    count = _probe(_mix(h), table, i, DOMAIN, out, count)
-                labels += 1
-                if labels > most:
-                    whole = False
-                    break
-            elif byte >= 128:
+    for first in range(0, len(values.words), BLOCK):
+        last = min(first + BLOCK, len(values.words))
+        asked = 0
+        for i in candidates[: _candidates(values, first, last, tails, sizes, candidates)]:
+            walked = _walk(values, i, wanted, most, keys, asked)
+            if walked < 0:
                 out.fallback[i] = 1
-                whole = False
-                break
-            elif 65 <= byte <= 90:
-                byte += 32
-            h = (h ^ np.uint64(byte)) * PRIME
-        if whole and wanted[labels]:
-            count = _probe(_mix(h), table, i, DOMAIN, out, count)
+                continue
+            while asked < walked:
+                rows[asked] = i
+                asked += 1
+        for at in range(asked):
+            count = _probe(keys[at], table, rows[at], DOMAIN, out, count)
     return count
 
 
 @_jit
-def _quad(source: U8, base: int, length: int) -> int:
+def _quad(memory: U8, base: int, length: int) -> int:
     """The number of a canonical dotted quad, or -1 (no leading zeros, octets up to 255)."""
     number = 0
     octet = 0
     digits = 0
     dots = 0
     for j in range(length):
-        byte = int(source[base + j])
+        byte = int(memory[base + j])
         if 48 <= byte <= 57:
             if digits > 0 and octet == 0:
                 return -1  # a leading zero
@@ -439,14 +474,15 @@ def match_addresses(
     numbers = np.empty(len(values.words), np.int64)
     found = 0
     for i in range(len(values.words)):
-        if not values.present[i]:
+        if len(values.present) and not values.present[i]:
             continue
-        source, base, length = _source(values, i)
-        key, colon = _head(source, base, length)
-        out.fallback[i] = colon
+        base, length = _at(values, i)
+        key, general = _head(values.memory, base, length)
+        if general:
+            out.fallback[i] = 1
         if key != 0 and _has(key, heads):
             rows[found] = i
-            numbers[found] = _quad(source, base, length)
+            numbers[found] = _quad(values.memory, base, length)
             found += 1
     count = 0
     for at in range(found):
@@ -491,7 +527,7 @@ def find(keys: U64, table: Table, out: Output) -> int:
 
 FILTER_BITS_PER_KEY = 8
 KEYS_PER_BUCKET = 2
-HEAD_BITS_PER_KEY = 64
+HEAD_BITS_PER_KEY = 256
 
 
 def bitmap(keys: U64, *, bits_per_key: int = FILTER_BITS_PER_KEY) -> Bitmap:
@@ -507,7 +543,7 @@ def bitmap(keys: U64, *, bits_per_key: int = FILTER_BITS_PER_KEY) -> Bitmap:
 def table(*, keys: U64, refs: I64) -> Table:
     """Sort ``keys`` with their ``refs`` (one key may have several), behind their bitmap and
     a directory of about two keys per bucket."""
-    order = np.argsort(keys, kind="stable")
+    order = np.lexsort((refs, keys))  # a key's refs ascending, as matches are reported
     keys, refs = keys[order], refs[order].astype(np.int64)
     dir_log = max(1, (len(keys) // KEYS_PER_BUCKET).bit_length())
     dir_shift = np.uint64(64 - dir_log)
@@ -521,8 +557,8 @@ def head_keys(values: Views) -> U64:
     """The key of each text (``203.0.``) as :func:`match_addresses` computes it."""
     keys = np.zeros(len(values.words), np.uint64)
     for i in range(len(values.words)):
-        source, base, length = _source(values, i)
-        keys[i] = _mix(_word(source, base, min(length, 8)))
+        base, length = _at(values, i)
+        keys[i] = _mix(_word(values.memory, base, min(length, 8)))
     return keys
 
 
@@ -540,7 +576,7 @@ def heads(*, addresses: U32, networks: U32, lengths: I64) -> Bitmap:
     texts = pl.DataFrame({"n": wanted}).select(
         pl.format("{}.{}.", pl.col("n") // 256, pl.col("n") % 256)
     )
-    # At most 65,536 keys: a wider bitmap (512 KiB at most) saves parsing false candidates.
+    # At most 65,536 keys: a wider bitmap (2 MiB at most) saves parsing false candidates.
     return bitmap(head_keys(views(texts.to_series())), bits_per_key=HEAD_BITS_PER_KEY)
 
 
