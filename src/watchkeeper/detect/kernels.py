@@ -291,7 +291,7 @@ def _head(memory: U8, base: int, length: int) -> tuple[np.uint64, bool]:
 @_jit
 def _has(key: np.uint64, bitmap: Bitmap) -> bool:
     wanted = _bits(key)
-    return (bitmap.bits[key >> bitmap.shift] & wanted) == wanted
+    return bool((bitmap.bits[key >> bitmap.shift] & wanted) == wanted)
 
 
 @_jit
