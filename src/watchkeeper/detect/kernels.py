@@ -199,18 +199,45 @@ def _spread(word: np.uint64) -> np.uint64:
 
 
 @_jit
-def _probe(key: np.uint64, table: Table, row: int, what: int, out: Output, count: int) -> int:
-    if not _has(key, table.present):
-        return count
-    bucket = key >> table.dir_shift
-    for at in range(table.directory[bucket], table.directory[bucket + ONE]):
-        if table.keys[at] == key:
-            if count < len(out.rows):
-                out.rows[count] = row
-                out.what[count] = what
-                out.refs[count] = table.refs[at]
-            count += 1
+def _probe(
+    keys: U64, rows: I64, size: int, table: Table, what: int, out: Output, count: int
+) -> int:
+    """Hits of the first ``size`` keys (``rows`` says whose), written from ``count`` on.
+
+    A hit costs a chain of dependent reads (bitmap, directory, keys, refs), each a likely
+    cache miss in a table of a million keys. Probing key by key would wait for each chain in
+    turn; here every step is one loop over all the keys, whose reads do not depend on each
+    other, so the processor has many misses in flight at once.
+    """
+    wanted = np.empty(size, np.int64)
+    asked = 0
+    for at in range(size):
+        if _has(keys[at], table.present):
+            wanted[asked] = at
+            asked += 1
+    low = np.empty(asked, np.int64)
+    high = np.empty(asked, np.int64)
+    for n in range(asked):
+        bucket = keys[wanted[n]] >> table.dir_shift
+        low[n] = table.directory[bucket]
+        high[n] = table.directory[bucket + ONE]
+    for n in range(asked):
+        key = keys[wanted[n]]
+        for at in range(low[n], high[n]):
+            if table.keys[at] == key:
+                if count < len(out.rows):
+                    out.rows[count] = rows[wanted[n]]
+                    out.what[count] = what
+                    out.refs[count] = at  # a position until every key is done
+                count += 1
     return count
+
+
+@_jit
+def _resolve(table: Table, out: Output, first: int, count: int) -> None:
+    """Turn the positions :func:`_probe` wrote into refs."""
+    for at in range(first, min(count, len(out.rows))):
+        out.refs[at] = table.refs[out.refs[at]]
 
 
 @_jit
@@ -366,8 +393,9 @@ def _candidates(values: Views, first: int, last: int, tails: Bitmap, sizes: I64,
             for size in sizes:
                 word, high = _tail(values.memory, base, length, size)
                 possible = possible or high or _has(_spread(word), tails)
-        found[count] = i
-        count += possible
+        if possible:  # rare: a branch predicted right beats a store every time
+            found[count] = i
+            count += 1
     return count
 
 
@@ -439,8 +467,9 @@ def match_names(
             while asked < walked:
                 rows[asked] = i
                 asked += 1
-        for at in range(asked):
-            count = _probe(keys[at], table, rows[at], DOMAIN, out, count)
+        done = count
+        count = _probe(keys, rows, asked, table, DOMAIN, out, count)
+        _resolve(table, out, done, count)
     return count
 
 
@@ -493,15 +522,20 @@ def match_addresses(
         key, general = _head(values.memory, base, length)
         if general:
             out.fallback[i] = 1
-        if key != 0 and _has(key, heads):
+        if (key != 0) & _has(key, heads):
             rows[found] = i
             numbers[found] = _quad(values.memory, base, length)
             found += 1
-    count = 0
+    keys = np.empty(found, np.uint64)
+    quads = np.empty(found, np.int64)
+    size = 0
     for at in range(found):
         if numbers[at] >= 0:
-            key = _mix(np.uint64(numbers[at]) + ADDRESS_SALT)
-            count = _probe(key, table, rows[at], EXACT_IPV4, out, count)
+            keys[size] = _mix(np.uint64(numbers[at]) + ADDRESS_SALT)
+            quads[size] = rows[at]
+            size += 1
+    count = _probe(keys, quads, size, table, EXACT_IPV4, out, 0)
+    _resolve(table, out, 0, count)
     if len(networks.refs) == 0:
         return count
     for at in range(found):
@@ -532,9 +566,8 @@ def match_addresses(
 def find(keys: U64, table: Table, out: Output) -> int:
     """Hits of precomputed keys (row = position in ``keys``), for the values the name kernel
     leaves to the general path."""
-    count = 0
-    for i in range(len(keys)):
-        count = _probe(keys[i], table, i, DOMAIN, out, count)
+    count = _probe(keys, np.arange(len(keys)), len(keys), table, DOMAIN, out, 0)
+    _resolve(table, out, 0, count)
     return count
 
 
