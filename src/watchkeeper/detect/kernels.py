@@ -9,7 +9,7 @@ twelve bytes inline, longer ones in data buffers), and probed against the index 
 
 * A **name** is first tested by its last eight bytes, lower-cased in one 64-bit word, against
   a bitmap of the indicator domains' tails: a name can only equal a domain or end with it, so
-  nearly every name is done after one bit test. The few others are walked backwards, hashing
+  nearly every name is done after one word read. The few others are walked backwards, hashing
   as they go: at each dot the hash so far is that parent's, probed only at the label counts
   some indicator domain has.
 * An **address** is first tested by its first two octets, as text up to the second dot,
@@ -97,8 +97,8 @@ class Bitmap(NamedTuple):
 class Table(NamedTuple):
     """Sorted 64-bit keys with their refs, behind a bitmap and a coarse directory.
 
-    A miss, by far the common case, costs one bit test; a hit then scans the few keys of its
-    directory bucket. Bitmap and directory are addressed by the same top bits, so they agree.
+    A miss, by far the common case, mostly costs one word read in the bitmap; a hit then
+    scans the few keys of its directory bucket (the keys' top bits).
     """
 
     present: Bitmap
