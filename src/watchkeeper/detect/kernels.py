@@ -360,11 +360,16 @@ def hash_strings(values: Views) -> U64:
 
 
 @_jit
+def _address_key(number: int) -> np.uint64:
+    return _mix(np.uint64(number) + ADDRESS_SALT)
+
+
+@_jit
 def address_keys(numbers: U32) -> U64:
     """The key of each IPv4 address number."""
     keys = np.zeros(len(numbers), np.uint64)
     for i in range(len(numbers)):
-        keys[i] = _mix(np.uint64(numbers[i]) + ADDRESS_SALT)
+        keys[i] = _address_key(numbers[i])
     return keys
 
 
@@ -534,7 +539,7 @@ def match_addresses(
     size = 0
     for at in range(found):
         if numbers[at] >= 0:
-            keys[size] = _mix(np.uint64(numbers[at]) + ADDRESS_SALT)
+            keys[size] = _address_key(numbers[at])
             quads[size] = rows[at]
             size += 1
     count = _probe(keys, quads, size, table, EXACT_IPV4, out, 0)
