@@ -179,8 +179,9 @@ def _ordered(rows: I64, kinds: np.ndarray, refs: I64) -> Matches:
     """The hits by row, kind and ref. The kernels write them nearly in that order, which a
     stable sort on row and kind takes in one merge (a full three-key sort of 200,000 hits
     costs 30 ms); refs out of order within a row and kind fall back to that sort."""
-    order = np.argsort(rows * len(KINDS) + kinds, kind="stable")
-    key, ordered = (rows * len(KINDS) + kinds)[order], refs[order]
+    key = rows * len(KINDS) + kinds
+    order = np.argsort(key, kind="stable")
+    key, ordered = key[order], refs[order]
     if ((key[1:] == key[:-1]) & (ordered[1:] < ordered[:-1])).any():
         order = np.lexsort((refs, kinds, rows))
     return Matches(rows=rows[order], kinds=kinds[order], refs=refs[order])
