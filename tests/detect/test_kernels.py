@@ -3,6 +3,10 @@ general path, and more hits than the first output has room for."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import polars as pl
 
 from watchkeeper.detect import IndicatorIndex, match_column
@@ -115,3 +119,30 @@ def test_more_hits_than_the_first_output_holds() -> None:
     assert len(hits) == 3000
     assert set(hits.rows.tolist()) == {0}
     assert sorted(hits.refs.tolist()) == refs
+
+
+def test_kernels_compile_without_a_cache_folder() -> None:
+    """Where numba can write no cache it refuses ``cache=True``; matching must still work."""
+    script = textwrap.dedent(
+        """
+        import numba
+        plain = numba.njit
+
+        def refusing(*args, **options):
+            if options.get("cache"):
+                raise RuntimeError("cannot cache function: no locator available")
+            return plain(*args, **options)
+
+        numba.njit = refusing
+        import polars as pl
+        from watchkeeper.detect import IndicatorIndex, match_column
+        index = IndicatorIndex.from_rows(kinds=["domain"], values=["evil.example"], refs=[3])
+        hits = match_column(index=index, values=pl.Series(["a.evil.example"]), field="domain")
+        print(hits.refs.tolist())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[3]"

@@ -178,8 +178,15 @@ def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 
 def _jit(function: F) -> F:
-    """Compile ``function`` with numba when first called; the cache survives the process."""
-    return cast(F, numba.njit(cache=True, nogil=True)(function))
+    """Compile ``function`` with numba when first called; the cache survives the process.
+
+    With nowhere to write a cache (this folder read-only and no user cache folder) numba
+    refuses ``cache=True``; the kernels are then compiled in each process instead.
+    """
+    try:
+        return cast(F, numba.njit(cache=True, nogil=True)(function))
+    except RuntimeError:
+        return cast(F, numba.njit(nogil=True)(function))
 
 
 @_jit
