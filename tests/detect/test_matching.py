@@ -29,7 +29,10 @@ def _domain(rng: random.Random) -> str:
 
 
 def _ipv4(rng: random.Random) -> str:
-    return f"10.{rng.randint(0, 3)}.{rng.randint(0, 3)}.{rng.randint(0, 255)}"
+    # Short quads sit in their Arrow view, long ones (up to 15 bytes) in a data buffer.
+    if rng.random() < 0.5:
+        return f"10.{rng.randint(0, 3)}.{rng.randint(0, 3)}.{rng.randint(0, 255)}"
+    return f"198.{rng.randint(250, 251)}.{rng.randint(100, 103)}.{rng.randint(100, 255)}"
 
 
 def _cidr4(rng: random.Random) -> str:
