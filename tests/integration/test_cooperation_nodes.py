@@ -14,11 +14,7 @@ do), while the servers run; the servers do everything between the nodes.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +26,7 @@ import orjson
 import pytest
 
 from cooperation.pairs import STAFF, prepare, preservation_fields, register, staff
+from integration.served import ServedProcess, free_port
 from watchkeeper.config import load_settings
 from watchkeeper.cooperation import (
     SCREEN_CHECKS,
@@ -58,40 +55,26 @@ from watchkeeper.evidence import add_evidence, verify_evidence
 from watchkeeper.node import Node
 from watchkeeper.security import list_entries, load_signing_key, sign_request
 
-START_TIMEOUT = 30.0
 WAIT = 20.0
 T = TypeVar("T")
 assert STAFF
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class Served:
+class Served(ServedProcess):
     """One node: its folder, its port, its server process and a Node on its database."""
 
     code: str
     state: str
     folder: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     node: Node | None = None
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def env(self) -> dict[str, str]:
         return {
-            "WATCHKEEPER_DATA_DIR": str(self.folder / "data"),
-            "WATCHKEEPER_DATABASE_URL": f"sqlite:///{(self.folder / 'node.db').as_posix()}",
-            "WATCHKEEPER_CONFIG": str(self.folder / "absent.toml"),
-            "WATCHKEEPER_LOG_LEVEL": "warning",
+            **super().env,
             "WATCHKEEPER_COOPERATION_RETRY_SECONDS": "0.5",
             "WATCHKEEPER_COOPERATION_RETRY_MAX_SECONDS": "1",
         }
@@ -103,38 +86,8 @@ class Served:
         self.node = Node(settings, clock=SystemClock()).start()
         return self.node
 
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
-        env.update(self.env)
-        log = (self.folder / "serve.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "watchkeeper", "serve", "--port", str(self.port)],
-            env=env,
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.code}: serve exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"{self.code}: serve did not answer within {START_TIMEOUT} s")
-
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        super().stop()
         log = self.folder / "serve.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         assert "Traceback" not in text, f"{self.code} logged a traceback:\n{text[-3000:]}"

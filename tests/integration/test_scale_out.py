@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from integration.served import free_port
 from watchkeeper.bus import EventCount, read_events
 from watchkeeper.config import load_settings
 from watchkeeper.node import Node
 from watchkeeper.testing import issue_token
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -49,7 +43,7 @@ def cluster(
     node = Node(
         load_settings(data_dir=tmp_path / "admin", database_url=env["WATCHKEEPER_DATABASE_URL"])
     ).start()
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "watchkeeper", "serve", "--port", str(port)],

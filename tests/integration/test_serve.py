@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +14,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from integration.served import free_port
 from watchkeeper.cli import cli
 from watchkeeper.store import Database, current_revision
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -100,7 +93,7 @@ def test_serve_migrates_answers_and_stops_on_signal(
     signum: signal.Signals,
 ) -> None:
     assert current_revision(database) is None  # a fresh, empty database
-    port = _free_port()
+    port = free_port()
     process = _start(node_env, port, tmp_path)
     stop_leftovers.append(process)
 

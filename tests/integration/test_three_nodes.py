@@ -11,17 +11,13 @@ A forged and a replayed request to A's TAXII server are refused (401) and audite
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import orjson
@@ -30,6 +26,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from integration.served import ServedProcess, free_port
 from watchkeeper.cli import cli
 from watchkeeper.core import SystemClock
 from watchkeeper.core.tlp import TLP2_MARKING_IDS, Tlp
@@ -40,15 +37,8 @@ from watchkeeper.store import Database
 MEDIA = "application/taxii+json;version=2.1"
 CLEAR, GREEN, AMBER, STRICT, RED = (TLP2_MARKING_IDS[level] for level in Tlp)
 IDENTITY_A = "identity--a0a0a0a0-0000-4000-8000-00000000000a"
-START_TIMEOUT = 30.0
 SYNC_TIMEOUT = 15.0
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def indicator(name: str, marking: str, **extra: Any) -> dict[str, Any]:
@@ -70,36 +60,32 @@ def indicator(name: str, marking: str, **extra: Any) -> dict[str, Any]:
 
 
 @dataclass
-class Served:
+class Served(ServedProcess):
     """One node: its settings, its CLI, its server process and its admin token."""
 
     code: str
     country: str
     folder: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     """Tokens other nodes issued to this one, by their code."""
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def env(self) -> dict[str, str]:
         return {
-            "WATCHKEEPER_DATA_DIR": str(self.folder / "data"),
-            "WATCHKEEPER_DATABASE_URL": f"sqlite:///{(self.folder / 'node.db').as_posix()}",
-            "WATCHKEEPER_CONFIG": str(self.folder / "absent.toml"),
+            **super().env,
             "WATCHKEEPER_PORT": str(self.port),
             "WATCHKEEPER_PUBLIC_URL": self.base,
-            "WATCHKEEPER_LOG_LEVEL": "warning",
             "WATCHKEEPER_BUS_POLL_SECONDS": "0.2",
             # Retry a partner that is down within seconds (production: a minute, doubling).
             "WATCHKEEPER_SYNC_BACKOFF_SECONDS": "1",
             "WATCHKEEPER_SYNC_BACKOFF_MAX_SECONDS": "2",
         }
+
+    def refuse(self, message: str) -> NoReturn:
+        pytest.skip(message)
 
     def run(self, *args: str) -> Any:
         """A ``watchkeeper`` command on this node (in process); its JSON output if any."""
@@ -107,46 +93,6 @@ class Served:
         assert result.exit_code == 0, f"{self.code}: {' '.join(args)}\n{result.output}"
         text = result.stdout.strip()
         return orjson.loads(text) if text.startswith(("{", "[")) else text
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
-        env.update(self.env)
-        log = (self.folder / "serve.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "watchkeeper", "serve", "--port", str(self.port)],
-            env=env,
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.skip(
-                    f"{self.code}: serve exited with {self.process.returncode}: {self.log()}"
-                )
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.skip(f"{self.code}: serve did not answer within {START_TIMEOUT} s: {self.log()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def log(self) -> str:
-        path = self.folder / "serve.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def api(self, path: str, **params: Any) -> httpx.Response:
         return httpx.get(
