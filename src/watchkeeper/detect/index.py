@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.intel import ScoringPolicy, active_values
 
 if TYPE_CHECKING:
-    from watchkeeper.detect.kernels import Bitmap, Intervals, Table
+    from watchkeeper.detect.kernels import Bitmap, Blocks, Intervals, Table
 
 SEED = 0x5A17  # one seed for index and events: both sides must hash alike
 EXACT_KINDS = ("ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512")
@@ -234,11 +234,14 @@ class Compiled:
     addresses: Table
     networks: Intervals
     heads: Bitmap
+    blocks: Blocks
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return _nbytes((self.names, self.tails, self.addresses, self.networks, self.heads))
+        return _nbytes(
+            (self.names, self.tails, self.addresses, self.networks, self.heads, self.blocks)
+        )
 
     @classmethod
     def build(
@@ -276,6 +279,7 @@ class Compiled:
                 by16=np.searchsorted(cidr4.starts, starts, side="left").astype(np.int64),
             ),
             heads=kernels.heads(addresses=numbers, networks=networks, lengths=lengths),
+            blocks=kernels.blocks(addresses=numbers, networks=networks, lengths=lengths),
         )
 
 

@@ -119,6 +119,15 @@ class Intervals(NamedTuple):
     by16: I64
 
 
+class Blocks(NamedTuple):
+    """Where a parsed address may hit: one bit per /16 that a network shorter than /24 meets,
+    and a Bloom filter of the /24s of the exact addresses and of the longer networks. An
+    address in neither has no hit, exact or network, and is not looked up."""
+
+    short16: U64  # 1,024 words: bit n of the map is /16 number n
+    by24: Bitmap
+
+
 class Output(NamedTuple):
     """Hits (row, what, ref) and the rows left to the general path."""
 
@@ -517,15 +526,23 @@ def _quad(memory: U8, base: int, length: int) -> int:
 
 
 @_jit
+def _near(number: int, blocks: Blocks) -> bool:
+    top = number >> 16
+    if (blocks.short16[top >> 6] >> np.uint64(top & 63)) & ONE:
+        return True
+    return _has(_spread(np.uint64(number >> 8)), blocks.by24)
+
+
+@_jit
 def match_addresses(
-    values: Views, table: Table, networks: Intervals, heads: Bitmap, out: Output
+    values: Views, table: Table, networks: Intervals, heads: Bitmap, blocks: Blocks, out: Output
 ) -> int:
     """Hits of each canonical dotted quad: exact, then the longest network around it.
 
     Most addresses are in no /16 that an indicator address or network touches, which their
     first two octets tell without parsing (``heads`` holds the keys of the touched ones, as
-    text: ``203.0.``). The others are gathered first and then parsed and looked up in tight
-    loops of their own, where the processor overlaps their cache misses.
+    text: ``203.0.``). The others are parsed; those whose /24 or /16 ``blocks`` says may hit
+    are looked up, in tight loops of their own where the processor overlaps cache misses.
     """
     rows = np.empty(len(values.words), np.int64)
     numbers = np.empty(len(values.words), np.int64)
@@ -545,6 +562,8 @@ def match_addresses(
     quads = np.empty(found, np.int64)
     size = 0
     for at in range(found):
+        if numbers[at] >= 0 and not _near(numbers[at], blocks):
+            numbers[at] = -1  # no indicator near: neither probed nor searched
         if numbers[at] >= 0:
             keys[size] = _address_key(numbers[at])
             quads[size] = rows[at]
@@ -589,6 +608,7 @@ def find(keys: U64, table: Table, out: Output) -> int:
 FILTER_BITS_PER_KEY = 8
 KEYS_PER_BUCKET = 2
 HEAD_BITS_PER_KEY = 64
+BLOCK_BITS_PER_KEY = 8
 
 
 def bitmap(keys: U64, *, bits_per_key: int = FILTER_BITS_PER_KEY) -> Bitmap:
@@ -623,15 +643,21 @@ def head_keys(values: Views) -> U64:
     return keys
 
 
-def heads(*, addresses: U32, networks: U32, lengths: I64) -> Bitmap:
-    """The bitmap of the /16s that an address or a network touches, keyed by their text."""
+def _met16(networks: U32, lengths: I64) -> npt.NDArray[np.bool_]:
+    """Which of the 65,536 /16s the networks meet."""
     size = np.left_shift(np.int64(1), 32 - lengths)
     first = networks.astype(np.int64) >> 16
     last = (networks.astype(np.int64) + size - 1) >> 16
     marks = np.zeros((1 << 16) + 1, np.int64)  # +1 where a network's span starts, -1 after
     np.add.at(marks, first, 1)
     np.add.at(marks, last + 1, -1)
-    touched = np.cumsum(marks)[: 1 << 16] > 0
+    met: npt.NDArray[np.bool_] = np.cumsum(marks)[: 1 << 16] > 0
+    return met
+
+
+def heads(*, addresses: U32, networks: U32, lengths: I64) -> Bitmap:
+    """The bitmap of the /16s that an address or a network touches, keyed by their text."""
+    touched = _met16(networks, lengths)
     touched[addresses >> 16] = True
     wanted = np.flatnonzero(touched)
     texts = pl.DataFrame({"n": wanted}).select(
@@ -639,6 +665,26 @@ def heads(*, addresses: U32, networks: U32, lengths: I64) -> Bitmap:
     )
     # At most 65,536 keys: a wider bitmap (512 KiB at most) saves parsing false candidates.
     return bitmap(head_keys(views(texts.to_series())), bits_per_key=HEAD_BITS_PER_KEY)
+
+
+@_jit
+def block_keys(blocks: U64) -> U64:
+    """The key of each /24 number, as :func:`match_addresses` computes it."""
+    keys = np.zeros(len(blocks), np.uint64)
+    for i in range(len(blocks)):
+        keys[i] = _spread(blocks[i])
+    return keys
+
+
+def blocks(*, addresses: U32, networks: U32, lengths: I64) -> Blocks:
+    """The /16s of the networks shorter than /24, and the /24s of the rest (see
+    :class:`Blocks`)."""
+    short = lengths < 24
+    met = _met16(networks[short], lengths[short])
+    bit = np.arange(64, dtype=np.uint64)
+    short16 = (met.reshape(-1, 64).astype(np.uint64) << bit).sum(axis=1, dtype=np.uint64)
+    by24 = np.unique(np.concatenate([addresses >> 8, networks[~short] >> 8]).astype(np.uint64))
+    return Blocks(short16, bitmap(block_keys(by24), bits_per_key=BLOCK_BITS_PER_KEY))
 
 
 def empty_output(size: int, rows: int) -> Output:

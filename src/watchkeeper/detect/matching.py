@@ -161,7 +161,9 @@ def _compiled(index: IndicatorIndex, values: pl.Series, field: str) -> Matches:
         )
     else:
         out = _filled(
-            lambda out: kernels.match_addresses(text, c.addresses, c.networks, c.heads, out),
+            lambda out: kernels.match_addresses(
+                text, c.addresses, c.networks, c.heads, c.blocks, out
+            ),
             len(values),
         )
     rows, kinds, refs = out.rows, _KERNEL_KINDS[out.what], out.refs
