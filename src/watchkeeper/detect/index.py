@@ -255,19 +255,20 @@ class Compiled:
     ) -> Compiled:
         """Lay out domains (``value``, ``ref``), addresses (``number``, ``ref``) and the
         flattened networks with the (network, length) pairs they came from."""
-        from watchkeeper.detect import kernels  # numba is imported only where matching happens
+        # numba is imported only where matching happens
+        from watchkeeper.detect import kernel_tables, kernels
 
         text = kernels.views(names["value"])
         sizes = names["value"].str.len_bytes().to_numpy()
         numbers = addresses["number"].to_numpy().astype(np.uint32)
         starts = np.arange((1 << 16) + 1, dtype=np.int64) << 16
         return cls(
-            names=kernels.table(
+            names=kernel_tables.table(
                 keys=kernels.hash_strings(text), refs=names["ref"].to_numpy().astype(np.int64)
             ),
-            tails=kernels.bitmap(kernels.tail_keys(text)),
+            tails=kernel_tables.bitmap(kernels.tail_keys(text)),
             tail_sizes=np.unique(sizes[sizes < 8]).astype(np.int64),
-            addresses=kernels.table(
+            addresses=kernel_tables.table(
                 keys=kernels.address_keys(numbers),
                 refs=addresses["ref"].to_numpy().astype(np.int64),
             ),
@@ -278,8 +279,8 @@ class Compiled:
                 refs=cidr4.refs,
                 by16=np.searchsorted(cidr4.starts, starts, side="left").astype(np.int64),
             ),
-            heads=kernels.heads(addresses=numbers, networks=networks, lengths=lengths),
-            blocks=kernels.blocks(addresses=numbers, networks=networks, lengths=lengths),
+            heads=kernel_tables.heads(addresses=numbers, networks=networks, lengths=lengths),
+            blocks=kernel_tables.blocks(addresses=numbers, networks=networks, lengths=lengths),
         )
 
 
