@@ -256,7 +256,7 @@ class Compiled:
         """Lay out domains (``value``, ``ref``), addresses (``number``, ``ref``) and the
         flattened networks with the (network, length) pairs they came from."""
         # numba is imported only where matching happens
-        from watchkeeper.detect import kernel_tables, kernels
+        from watchkeeper.detect import address_kernel, kernel_tables, kernels
 
         text = kernels.views(names["value"])
         sizes = names["value"].str.len_bytes().to_numpy()
@@ -269,7 +269,7 @@ class Compiled:
             tails=kernel_tables.bitmap(kernels.tail_keys(text)),
             tail_sizes=np.unique(sizes[sizes < 8]).astype(np.int64),
             addresses=kernel_tables.table(
-                keys=kernels.address_keys(numbers),
+                keys=address_kernel.address_keys(numbers),
                 refs=addresses["ref"].to_numpy().astype(np.int64),
             ),
             networks=kernels.Intervals(

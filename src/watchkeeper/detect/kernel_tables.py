@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from watchkeeper.detect.address_kernel import block_keys, head_keys
 from watchkeeper.detect.kernels import (
     B63,
     I64,
@@ -19,8 +20,6 @@ from watchkeeper.detect.kernels import (
     Bitmap,
     Blocks,
     Table,
-    block_keys,
-    head_keys,
     views,
 )
 

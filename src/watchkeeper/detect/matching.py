@@ -52,7 +52,7 @@ _CODE = {kind: code for code, kind in enumerate(KINDS)}
 _HASH_KINDS = ("md5", "sha1", "sha256", "sha512")
 BACK_SLOTS = 64  # filter slots per matched value when spreading hits back to the events
 
-# kernels.EXACT_IPV4, CIDR4 and DOMAIN, in that order, as codes into KINDS
+# address_kernel.EXACT_IPV4 and CIDR4, kernels.DOMAIN, in that order, as codes into KINDS
 _KERNEL_KINDS = np.asarray([_CODE["ipv4"], _CODE["cidr4"], _CODE["domain"]], np.uint8)
 _Hits = tuple[I64, np.ndarray, I64]  # positions in the distinct values, kind codes, refs
 
@@ -146,7 +146,7 @@ def _filled(run: Callable[[Output], int], rows: int) -> Output:
 
 def _compiled(index: IndicatorIndex, values: pl.Series, field: str) -> Matches:
     """Names or addresses through their kernel, what it leaves through the general path."""
-    from watchkeeper.detect import kernels
+    from watchkeeper.detect import address_kernel, kernels
 
     text = kernels.views(values)
     c = index.compiled
@@ -161,7 +161,7 @@ def _compiled(index: IndicatorIndex, values: pl.Series, field: str) -> Matches:
         )
     else:
         out = _filled(
-            lambda out: kernels.match_addresses(
+            lambda out: address_kernel.match_addresses(
                 text, c.addresses, c.networks, c.heads, c.blocks, out
             ),
             len(values),
